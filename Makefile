@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Workbench for the dma-fence user fence series. See README.md.
+#
+#   make                 set up, apply the series, run the KUnit suite (UML)
+#   make check           the test gate: everything below
+#   make apply KERNEL=.. apply the series to your kernel git tree as commits
+#   make series          write the patch series to out/series/
+#
+# BASE=6.12 (default) or BASE=6.1 picks Debian's linux-source package.
+
+BASE ?= 6.12
+export BASE
+
+WB := workbench
+
+# What `make check` runs, in order; each leaves a ledger in the cache.
+CHECK_RUNS := um x86_64
+CHECK_STATIC := static
+
+.PHONY: all check setup tree kunit-% static apply series help
+
+all: tree
+	$(WB)/kunit um; $(WB)/summary um
+
+check: tree
+	@rc=0; \
+	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || rc=1; done; \
+	$(WB)/static || rc=1; \
+	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC)
+
+setup:
+	$(WB)/setup
+
+tree: setup
+	$(WB)/apply-series --workbench
+
+kunit-%: tree
+	$(WB)/kunit $*; $(WB)/summary $*
+
+static: tree
+	$(WB)/static; $(WB)/summary static
+
+apply:
+	@test -n "$(KERNEL)" || { echo "usage: make apply KERNEL=<path to a kernel git tree>" >&2; exit 2; }
+	$(WB)/setup --packages-only
+	$(WB)/apply-series "$(KERNEL)"
+
+series: tree
+	$(WB)/make-series
+
+help:
+	@sed -n '3,12s/^# \{0,1\}//p' Makefile

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for dma-fence-user-fence
+ *
+ * Copyright (C) 2026 The dma-fence-user-fence authors
+ */
+
+#include <kunit/resource.h>
+#include <kunit/test.h>
+#include <linux/dma-fence.h>
+#include <linux/dma-fence-user-fence.h>
+#include <linux/iosys-map.h>
+#include <linux/limits.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+/* Fills every word of a test buffer that the helper must not write. */
+#define POISON		0x5a5a5a5a5a5a5a5aULL
+#define NR_WORDS	64
+
+static DEFINE_SPINLOCK(mock_fence_lock);
+
+static const char *mock_fence_name(struct dma_fence *fence)
+{
+	return "user-fence-test";
+}
+
+static const struct dma_fence_ops mock_fence_ops = {
+	.get_driver_name = mock_fence_name,
+	.get_timeline_name = mock_fence_name,
+};
+
+static int mock_fence_res_init(struct kunit_resource *res, void *context)
+{
+	res->data = context;
+	return 0;
+}
+
+/* Signal what a test left pending, so that its user fences are freed too. */
+static void mock_fence_res_free(struct kunit_resource *res)
+{
+	struct dma_fence *fence = res->data;
+
+	dma_fence_signal(fence);
+	dma_fence_put(fence);
+}
+
+static struct dma_fence *mock_fence(struct kunit *test)
+{
+	struct dma_fence *fence;
+
+	fence = kzalloc(sizeof(*fence), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, fence);
+	dma_fence_init(fence, &mock_fence_ops, &mock_fence_lock,
+		       dma_fence_context_alloc(1), 1);
+	KUNIT_ASSERT_NOT_NULL(test,
+			      kunit_alloc_resource(test, mock_fence_res_init,
+						   mock_fence_res_free,
+						   GFP_KERNEL, fence));
+	return fence;
+}
+
+/* Signal the way a driver does: inside a fence signalling section. */
+static void mock_fence_signal(struct dma_fence *fence, int error)
+{
+	bool cookie = dma_fence_begin_signalling();
+
+	if (error)
+		dma_fence_set_error(fence, error);
+	dma_fence_signal(fence);
+	dma_fence_end_signalling(cookie);
+}
+
+static struct dma_fence_user_fence *user_fence(struct kunit *test)
+{
+	struct dma_fence_user_fence *user_fence = dma_fence_user_fence_alloc();
+
+	KUNIT_ASSERT_NOT_NULL(test, user_fence);
+	return user_fence;
+}
+
+enum map_kind {
+	MAP_SYSTEM,
+	MAP_IO,
+};
+
+struct map_param {
+	const char *desc;
+	enum map_kind kind;
+};
+
+static const struct map_param map_params[] = {
+	{ "system memory", MAP_SYSTEM },
+	{ "I/O memory", MAP_IO },
+};
+
+static void map_param_desc(const struct map_param *p, char *desc)
+{
+	strscpy(desc, p->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(map, map_params, map_param_desc);
+
+/*
+ * A buffer of NR_WORDS u64 and a map of it, through the system or the I/O
+ * accessors. The I/O case maps RAM as __iomem, which is sound where the I/O
+ * accessors are plain CPU loads and stores on any kernel address (x86). UML
+ * routes them through logic_iomem, which refuses plain memory.
+ */
+static u64 *test_buffer(struct kunit *test, struct iosys_map *map,
+			enum map_kind kind)
+{
+	u64 *buf;
+	int i;
+
+	if (kind == MAP_IO && !IS_ENABLED(CONFIG_X86))
+		kunit_skip(test,
+			   "I/O memory case needs an arch whose I/O accessors work on RAM (x86); run it with kunit.py --arch=x86_64");
+
+	buf = kunit_kmalloc_array(test, NR_WORDS, sizeof(*buf), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (i = 0; i < NR_WORDS; i++)
+		buf[i] = POISON;
+
+	if (kind == MAP_IO)
+		iosys_map_set_vaddr_iomem(map, (void __iomem __force *)buf);
+	else
+		iosys_map_set_vaddr(map, buf);
+	return buf;
+}
+
+static u64 *test_param_buffer(struct kunit *test, struct iosys_map *map)
+{
+	const struct map_param *p = test->param_value;
+
+	return test_buffer(test, map, p->kind);
+}
+
+/* Every word but @skip still holds POISON. */
+static void expect_untouched(struct kunit *test, const u64 *buf, int skip)
+{
+	int i;
+
+	for (i = 0; i < NR_WORDS; i++)
+		if (i != skip)
+			KUNIT_EXPECT_EQ_MSG(test, buf[i], POISON, "word %d", i);
+}
+
+static void test_signalled_before_attach(struct kunit *test)
+{
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map map, loc;
+	u64 *buf = test_param_buffer(test, &map);
+
+	buf[3] = 0;
+	loc = IOSYS_MAP_INIT_OFFSET(&map, 3 * sizeof(u64));
+	mock_fence_signal(fence, 0);
+
+	dma_fence_user_fence_attach(fence, user_fence(test), &loc, 42);
+
+	KUNIT_EXPECT_EQ(test, buf[3], 42ULL);
+	expect_untouched(test, buf, 3);
+}
+
+static void test_deferred(struct kunit *test)
+{
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map map, loc;
+	u64 *buf = test_param_buffer(test, &map);
+
+	buf[5] = 0;
+	loc = IOSYS_MAP_INIT_OFFSET(&map, 5 * sizeof(u64));
+
+	dma_fence_user_fence_attach(fence, user_fence(test), &loc, 7);
+	KUNIT_EXPECT_EQ_MSG(test, buf[5], 0ULL, "written before the signal");
+
+	mock_fence_signal(fence, 0);
+	KUNIT_EXPECT_EQ(test, buf[5], 7ULL);
+	expect_untouched(test, buf, 5);
+}
+
+static void test_signalled_with_error(struct kunit *test)
+{
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map map, loc;
+	u64 *buf = test_param_buffer(test, &map);
+
+	buf[0] = 0;
+	loc = map;
+
+	dma_fence_user_fence_attach(fence, user_fence(test), &loc, 9);
+	mock_fence_signal(fence, -EIO);
+
+	KUNIT_EXPECT_EQ(test, dma_fence_get_status(fence), -EIO);
+	KUNIT_EXPECT_EQ(test, buf[0], 9ULL);
+	expect_untouched(test, buf, 0);
+}
+
+static void test_many_on_one_fence(struct kunit *test)
+{
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map map;
+	u64 *buf = test_param_buffer(test, &map);
+	int i;
+
+	for (i = 0; i < NR_WORDS; i++) {
+		struct iosys_map loc = IOSYS_MAP_INIT_OFFSET(&map, i * sizeof(u64));
+
+		buf[i] = 0;
+		dma_fence_user_fence_attach(fence, user_fence(test), &loc,
+					    1000 + i);
+	}
+	for (i = 0; i < NR_WORDS; i++)
+		KUNIT_EXPECT_EQ_MSG(test, buf[i], 0ULL, "location %d early", i);
+
+	mock_fence_signal(fence, 0);
+	for (i = 0; i < NR_WORDS; i++)
+		KUNIT_EXPECT_EQ_MSG(test, buf[i], 1000ULL + i, "location %d", i);
+}
+
+struct seqno_param {
+	const char *desc;
+	enum map_kind kind;
+	u64 before;
+	u64 seqno;
+	u64 after;
+};
+
+/* @after is the larger of @before and @seqno: a location only moves up. */
+static const struct seqno_param seqno_params[] = {
+	{ "0 on 0, system", MAP_SYSTEM, 0, 0, 0 },
+	{ "0 on 0, I/O", MAP_IO, 0, 0, 0 },
+	{ "U64_MAX, system", MAP_SYSTEM, 0, U64_MAX, U64_MAX },
+	{ "U64_MAX, I/O", MAP_IO, 0, U64_MAX, U64_MAX },
+	{ "carry into high word, system", MAP_SYSTEM, 0xffffffffULL,
+	  0x100000000ULL, 0x100000000ULL },
+	{ "carry into high word, I/O", MAP_IO, 0xffffffffULL,
+	  0x100000000ULL, 0x100000000ULL },
+	{ "both words change, system", MAP_SYSTEM, 0x00000001ffffffffULL,
+	  0x0000000300000005ULL, 0x0000000300000005ULL },
+	{ "low word only, I/O", MAP_IO, 0x0000000700000001ULL,
+	  0x0000000700000002ULL, 0x0000000700000002ULL },
+	{ "smaller seqno keeps the location, system", MAP_SYSTEM, 100, 99, 100 },
+	{ "smaller seqno keeps the location, I/O", MAP_IO, 100, 99, 100 },
+};
+
+static void seqno_param_desc(const struct seqno_param *p, char *desc)
+{
+	strscpy(desc, p->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(seqno, seqno_params, seqno_param_desc);
+
+/* The location sits in the middle of a larger, poisoned buffer. */
+static void test_seqno_values(struct kunit *test)
+{
+	const struct seqno_param *p = test->param_value;
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map map, loc;
+	u64 *buf = test_buffer(test, &map, p->kind);
+
+	buf[NR_WORDS / 2] = p->before;
+	loc = IOSYS_MAP_INIT_OFFSET(&map, NR_WORDS / 2 * sizeof(u64));
+
+	dma_fence_user_fence_attach(fence, user_fence(test), &loc, p->seqno);
+	KUNIT_EXPECT_EQ(test, buf[NR_WORDS / 2], p->before);
+
+	mock_fence_signal(fence, 0);
+	KUNIT_EXPECT_EQ(test, buf[NR_WORDS / 2], p->after);
+	expect_untouched(test, buf, NR_WORDS / 2);
+}
+
+/* Out of order on one location: the largest signalled seqno stays. */
+static void test_out_of_order(struct kunit *test)
+{
+	struct dma_fence *f5 = mock_fence(test), *f10 = mock_fence(test);
+	struct dma_fence *f7 = mock_fence(test);
+	struct iosys_map map, loc;
+	u64 *buf = test_param_buffer(test, &map);
+
+	buf[1] = 0;
+	loc = IOSYS_MAP_INIT_OFFSET(&map, sizeof(u64));
+	dma_fence_user_fence_attach(f5, user_fence(test), &loc, 5);
+	dma_fence_user_fence_attach(f10, user_fence(test), &loc, 10);
+	dma_fence_user_fence_attach(f7, user_fence(test), &loc, 7);
+
+	mock_fence_signal(f10, 0);
+	KUNIT_EXPECT_EQ(test, buf[1], 10ULL);
+	mock_fence_signal(f5, 0);
+	KUNIT_EXPECT_EQ_MSG(test, buf[1], 10ULL, "stranded below 10 by 5");
+	mock_fence_signal(f7, 0);
+	KUNIT_EXPECT_EQ_MSG(test, buf[1], 10ULL, "stranded below 10 by 7");
+	expect_untouched(test, buf, 1);
+}
+
+#ifdef CONFIG_DMABUF_DEBUG
+static void test_no_leak(struct kunit *test)
+{
+	unsigned long before = dma_fence_user_fence_debug_pending();
+	struct dma_fence *early = mock_fence(test), *late = mock_fence(test);
+	struct iosys_map map;
+	u64 *buf = test_buffer(test, &map, MAP_SYSTEM);
+	int i;
+
+	mock_fence_signal(early, 0);
+	for (i = 0; i < NR_WORDS; i++) {
+		struct iosys_map loc = IOSYS_MAP_INIT_OFFSET(&map, i * sizeof(u64));
+
+		buf[i] = 0;
+		dma_fence_user_fence_attach(i & 1 ? early : late,
+					    user_fence(test), &loc, i + 1);
+	}
+	/* One allocated and never attached, as on a driver's error path. */
+	dma_fence_user_fence_free(user_fence(test));
+	KUNIT_EXPECT_EQ(test, dma_fence_user_fence_debug_pending(),
+			before + NR_WORDS / 2);
+
+	mock_fence_signal(late, 0);
+	KUNIT_EXPECT_EQ(test, dma_fence_user_fence_debug_pending(), before);
+	for (i = 0; i < NR_WORDS; i++)
+		KUNIT_EXPECT_EQ(test, buf[i], (u64)i + 1);
+}
+
+/* The documented hole: somebody else lowers a location the helper wrote. */
+static void test_lowered_behind_helper(struct kunit *test)
+{
+	unsigned long before = dma_fence_user_fence_debug_lowered();
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map map;
+	u64 *buf = test_buffer(test, &map, MAP_SYSTEM);
+
+	buf[0] = 0;
+	mock_fence_signal(fence, 0);
+	dma_fence_user_fence_attach(fence, user_fence(test), &map, 10);
+	KUNIT_ASSERT_EQ(test, buf[0], 10ULL);
+
+	/* Another writer, e.g. a second mapping of the same memory. */
+	WRITE_ONCE(buf[0], 3);
+	dma_fence_user_fence_attach(fence, user_fence(test), &map, 5);
+
+	KUNIT_EXPECT_EQ(test, buf[0], 5ULL);
+	KUNIT_EXPECT_EQ(test, dma_fence_user_fence_debug_lowered(), before + 1);
+}
+#else
+static void test_no_leak(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_DMABUF_DEBUG for the pending count");
+}
+
+static void test_lowered_behind_helper(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_DMABUF_DEBUG");
+}
+#endif
+
+static struct kunit_case dma_fence_user_fence_cases[] = {
+	KUNIT_CASE_PARAM(test_signalled_before_attach, map_gen_params),
+	KUNIT_CASE_PARAM(test_deferred, map_gen_params),
+	KUNIT_CASE_PARAM(test_signalled_with_error, map_gen_params),
+	KUNIT_CASE_PARAM(test_many_on_one_fence, map_gen_params),
+	KUNIT_CASE_PARAM(test_seqno_values, seqno_gen_params),
+	KUNIT_CASE_PARAM(test_out_of_order, map_gen_params),
+	KUNIT_CASE(test_no_leak),
+	KUNIT_CASE(test_lowered_behind_helper),
+	{}
+};
+
+static struct kunit_suite dma_fence_user_fence_suite = {
+	.name = "dma-buf-user-fence",
+	.test_cases = dma_fence_user_fence_cases,
+};
+
+kunit_test_suite(dma_fence_user_fence_suite);
+
+MODULE_DESCRIPTION("KUnit tests for dma-fence-user-fence");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Turn a kunit.py --json result and the kernel log into ledger lines.
+
+Prints "pass|fail|skip RUN/suite/case[/param]" for every test case, then one
+line for the kernel log: it fails if the log holds a report from a sanitizer
+or a debug option (KASAN, UBSAN, lockdep, KFENCE, kmemleak, debugobjects,
+a BUG or a WARNING), except the WARNINGs a suite announces beforehand with
+"# expect WARNING: <what>" in its own log (the misuse tests), counted one for
+one.
+"""
+
+import json
+import re
+import sys
+
+REPORTS = re.compile(
+    r"(BUG: |UBSAN: |WARNING: |KFENCE: |ODEBUG: |INFO: task .* blocked|"
+    r"possible circular locking|inconsistent lock state|"
+    r"possible recursive locking|suspicious RCU usage|"
+    r"unreferenced object 0x|kmemleak: .*new suspected memory leaks|"
+    r"Kernel panic|general protection fault)")
+EXPECT = re.compile(r"# expect WARNING: (.*)")
+
+
+def leaves(group, path):
+    name = group.get("name") or ""
+    here = path + [name] if name and name != "KUnit Test Group" else path
+    for case in group.get("test_cases", []):
+        yield "/".join(here + [case["name"]]), case["status"]
+    for sub in group.get("sub_groups", []):
+        yield from leaves(sub, here)
+
+
+def check_log(run, log_path):
+    try:
+        text = open(log_path, errors="replace").read()
+    except FileNotFoundError:
+        return f"fail {run}/kernel-log: no log at {log_path}"
+    expected = 0
+    unexpected = []
+    for line in text.splitlines():
+        if EXPECT.search(line):
+            expected += 1
+            continue
+        m = REPORTS.search(line)
+        if not m:
+            continue
+        if m.group(1) == "WARNING: " and expected > 0:
+            expected -= 1
+            continue
+        unexpected.append(line.strip())
+    if unexpected:
+        return (f"fail {run}/kernel-log: {len(unexpected)} report(s), first: "
+                f"{unexpected[0][:160]}")
+    if expected:
+        return f"fail {run}/kernel-log: {expected} announced WARNING(s) never came"
+    return f"pass {run}/kernel-log"
+
+
+def main():
+    run, json_path, log_path = sys.argv[1:4]
+    verdicts = {"PASS": "pass", "SKIP": "skip"}
+    count = 0
+    try:
+        result = json.load(open(json_path))
+        for name, status in leaves(result, [run]):
+            count += 1
+            print(f"{verdicts.get(status, 'fail')} {name}"
+                  + ("" if status in verdicts else f": {status}"))
+    except (FileNotFoundError, json.JSONDecodeError) as e:
+        print(f"fail {run}/kunit.py: no result ({e.__class__.__name__})")
+    if count == 0:
+        print(f"fail {run}/kunit.py: no test case ran")
+    print(check_log(run, log_path))
+
+
+if __name__ == "__main__":
+    main()
