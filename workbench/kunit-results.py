@@ -7,7 +7,7 @@ line for the kernel log: it fails if the log holds a report from a sanitizer
 or a debug option (KASAN, UBSAN, lockdep, KFENCE, kmemleak, debugobjects,
 a BUG or a WARNING), except the WARNINGs a suite announces beforehand with
 "# expect WARNING: <what>" in its own log (the misuse tests), counted one for
-one.
+one. Only the part of the log from the first KTAP line on is checked.
 """
 
 import json
@@ -20,7 +20,8 @@ REPORTS = re.compile(
     r"possible recursive locking|suspicious RCU usage|"
     r"unreferenced object 0x|kmemleak: .*new suspected memory leaks|"
     r"Kernel panic|general protection fault)")
-EXPECT = re.compile(r"# expect WARNING: (.*)")
+EXPECT = re.compile(r"# (\S+: )?expect WARNING: (.*)")
+KTAP_START = re.compile(r"^\s*K?TAP version \d+")
 
 
 def leaves(group, path):
@@ -39,7 +40,12 @@ def check_log(run, log_path):
         return f"fail {run}/kernel-log: no log at {log_path}"
     expected = 0
     unexpected = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    # From the first KTAP line on: what the boot says before is not ours.
+    start = next((i for i, line in enumerate(lines) if KTAP_START.search(line)), None)
+    if start is None:
+        return f"fail {run}/kernel-log: no KTAP output in {log_path}"
+    for line in lines[start:]:
         if EXPECT.search(line):
             expected += 1
             continue

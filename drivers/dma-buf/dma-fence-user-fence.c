@@ -5,6 +5,8 @@
  * Copyright (C) 2026 The dma-fence-user-fence authors
  */
 
+#define pr_fmt(fmt) "dma-fence-user-fence: " fmt
+
 #include <linux/atomic.h>
 #include <linux/bug.h>
 #include <linux/dma-fence.h>
@@ -79,9 +81,10 @@
  * by the device, by userspace or through a second mapping of the same
  * memory, can end up below a seqno that has already signalled. With
  * CONFIG_DMABUF_DEBUG the helper remembers the last value it stored per lock
- * and warns when it finds a location it wrote lowered behind its back. Reusing
- * the memory of a location for a new timeline that starts lower is the
- * benign way to trigger that warning.
+ * and counts, and reports with pr_debug(), each time it finds a location it
+ * wrote lowered behind its back. Memory that held a location and is reused
+ * for a new one that starts lower is counted too: the helper cannot tell the
+ * two apart, which is why this is a debug count and not a warning.
  *
  * Bad input is rejected with a WARN and no write: a NULL fence or map, a
  * location that is not 8-byte aligned, and a user fence that is attached
@@ -196,8 +199,8 @@ static void user_fence_write(struct dma_fence *fence,
 #ifdef CONFIG_DMABUF_DEBUG
 	if (l->last_addr == addr && old < l->last_value) {
 		atomic_long_inc(&user_fence_lowered);
-		pr_warn_ratelimited("dma-fence-user-fence: %p lowered from %llu to %llu by another writer\n",
-				    addr, l->last_value, old);
+		pr_debug("%p lowered from %llu to %llu by another writer\n",
+			 addr, l->last_value, old);
 	}
 #endif
 	if (user_fence->seqno > old) {

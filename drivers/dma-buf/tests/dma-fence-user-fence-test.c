@@ -9,7 +9,11 @@
 #include <kunit/test.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-fence-user-fence.h>
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/iosys-map.h>
+#include <linux/kthread.h>
 #include <linux/limits.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -324,15 +328,17 @@ static void test_no_leak(struct kunit *test)
 /* The documented hole: somebody else lowers a location the helper wrote. */
 static void test_lowered_behind_helper(struct kunit *test)
 {
-	unsigned long before = dma_fence_user_fence_debug_lowered();
 	struct dma_fence *fence = mock_fence(test);
 	struct iosys_map map;
 	u64 *buf = test_buffer(test, &map, MAP_SYSTEM);
+	unsigned long before;
 
 	buf[0] = 0;
 	mock_fence_signal(fence, 0);
 	dma_fence_user_fence_attach(fence, user_fence(test), &map, 10);
 	KUNIT_ASSERT_EQ(test, buf[0], 10ULL);
+	/* Only now: memory reused from earlier cases may count as lowered. */
+	before = dma_fence_user_fence_debug_lowered();
 
 	/* Another writer, e.g. a second mapping of the same memory. */
 	WRITE_ONCE(buf[0], 3);
@@ -353,6 +359,286 @@ static void test_lowered_behind_helper(struct kunit *test)
 }
 #endif
 
+/*
+ * Misuse: each case announces the WARNING it provokes, so that the
+ * workbench's log check can tell it from an unexpected one.
+ */
+static void expect_warning(struct kunit *test, const char *what)
+{
+	kunit_info(test, "expect WARNING: %s\n", what);
+}
+
+static void test_misuse_null_map(struct kunit *test)
+{
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map null_map = {};
+	struct iosys_map map;
+	u64 *buf = test_buffer(test, &map, MAP_SYSTEM);
+
+	expect_warning(test, "NULL map");
+	dma_fence_user_fence_attach(fence, user_fence(test), NULL, 1);
+	expect_warning(test, "map of a NULL address");
+	dma_fence_user_fence_attach(fence, user_fence(test), &null_map, 1);
+	mock_fence_signal(fence, 0);
+	expect_untouched(test, buf, -1);
+}
+
+static void test_misuse_null_fence(struct kunit *test)
+{
+	struct iosys_map map;
+	u64 *buf = test_buffer(test, &map, MAP_SYSTEM);
+
+	expect_warning(test, "NULL fence");
+	dma_fence_user_fence_attach(NULL, user_fence(test), &map, 1);
+	expect_untouched(test, buf, -1);
+}
+
+static void test_misuse_misaligned(struct kunit *test)
+{
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map map, loc;
+	u64 *buf = test_buffer(test, &map, MAP_SYSTEM);
+
+	loc = IOSYS_MAP_INIT_OFFSET(&map, 8 * sizeof(u64) + 4);
+	expect_warning(test, "location not 8-byte aligned");
+	dma_fence_user_fence_attach(fence, user_fence(test), &loc, U64_MAX);
+	mock_fence_signal(fence, 0);
+	expect_untouched(test, buf, -1);
+}
+
+static void test_misuse_attach_twice(struct kunit *test)
+{
+	struct dma_fence *fence = mock_fence(test), *other = mock_fence(test);
+	struct dma_fence_user_fence *uf = user_fence(test);
+	struct iosys_map map, loc;
+	u64 *buf = test_buffer(test, &map, MAP_SYSTEM);
+
+	buf[2] = 0;
+	buf[4] = 0;
+	loc = IOSYS_MAP_INIT_OFFSET(&map, 2 * sizeof(u64));
+	dma_fence_user_fence_attach(fence, uf, &loc, 5);
+
+	loc = IOSYS_MAP_INIT_OFFSET(&map, 4 * sizeof(u64));
+	expect_warning(test, "user fence attached twice");
+	dma_fence_user_fence_attach(other, uf, &loc, 6);
+	expect_warning(test, "attached user fence freed");
+	dma_fence_user_fence_free(uf);
+
+	mock_fence_signal(other, 0);
+	KUNIT_EXPECT_EQ_MSG(test, buf[4], 0ULL, "second attach wrote");
+	mock_fence_signal(fence, 0);
+	KUNIT_EXPECT_EQ(test, buf[2], 5ULL);
+	buf[2] = POISON;
+	buf[4] = POISON;
+	expect_untouched(test, buf, -1);
+}
+
+#ifdef CONFIG_DMABUF_DEBUG
+/* A user fence refused by attach is freed, not leaked. */
+static void test_misuse_nothing_leaked(struct kunit *test)
+{
+	unsigned long before = dma_fence_user_fence_debug_pending();
+	struct dma_fence *fence = mock_fence(test);
+	struct iosys_map map;
+
+	test_buffer(test, &map, MAP_SYSTEM);
+	expect_warning(test, "NULL fence");
+	dma_fence_user_fence_attach(NULL, user_fence(test), &map, 1);
+	expect_warning(test, "NULL map");
+	dma_fence_user_fence_attach(fence, user_fence(test), NULL, 1);
+	KUNIT_EXPECT_EQ(test, dma_fence_user_fence_debug_pending(), before);
+}
+#else
+static void test_misuse_nothing_leaked(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_DMABUF_DEBUG for the pending count");
+}
+#endif
+
+/*
+ * Stress on two CPUs. Two kthreads meet at a barrier before and after each
+ * round, then race: one attaches while the other signals the same fence, or
+ * both signal fences whose user fences target the same location. After
+ * each round the location must hold exactly the expected value.
+ */
+#define STRESS_ROUNDS	100000
+#define STRESS_LOCS	8
+
+struct stress {
+	struct kunit *test;
+	atomic_t arrived;
+	struct iosys_map map;
+	u64 *buf;
+	struct dma_fence *fence[2];
+	struct dma_fence_user_fence *uf[2];
+	bool signal_both;
+	unsigned long wrong;
+	unsigned long alloc_failed;
+	struct completion done[2];
+};
+
+/* Wait for the other thread; orders everything before it against after. */
+static void stress_barrier(struct stress *st, int *n)
+{
+	*n += 2;
+	atomic_inc_return(&st->arrived);
+	while (atomic_read_acquire(&st->arrived) < *n)
+		cpu_relax();
+}
+
+static struct dma_fence *stress_fence(void)
+{
+	struct dma_fence *fence = kzalloc(sizeof(*fence), GFP_KERNEL);
+
+	if (fence)
+		dma_fence_init(fence, &mock_fence_ops, &mock_fence_lock,
+			       dma_fence_context_alloc(1), 1);
+	return fence;
+}
+
+/* Allocate a round's fences and user fences, all or none. */
+static bool stress_prepare(struct stress *st)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		st->fence[i] = stress_fence();
+		st->uf[i] = dma_fence_user_fence_alloc();
+	}
+	if (st->fence[0] && st->fence[1] && st->uf[0] && st->uf[1])
+		return true;
+
+	for (i = 0; i < 2; i++) {
+		if (st->fence[i]) {
+			dma_fence_signal(st->fence[i]);
+			dma_fence_put(st->fence[i]);
+		}
+		dma_fence_user_fence_free(st->uf[i]);
+		st->fence[i] = NULL;
+	}
+	return false;
+}
+
+/* Thread 0 prepares each round, attaches or signals, and checks. */
+static int stress_thread0(void *arg)
+{
+	struct stress *st = arg;
+	int n = 0, r;
+
+	for (r = 0; r < STRESS_ROUNDS; r++) {
+		struct iosys_map loc = IOSYS_MAP_INIT_OFFSET(&st->map,
+				(r % STRESS_LOCS) * sizeof(u64));
+		u64 seqno = 2 * (u64)r + 2;
+		bool ok = stress_prepare(st);
+
+		st->signal_both = r & 1;
+		if (!ok)
+			st->alloc_failed++;
+		if (ok && st->signal_both) {
+			/* Two fences carry seqnos for loc; they race below. */
+			dma_fence_user_fence_attach(st->fence[0], st->uf[0],
+						    &loc, seqno - 1);
+			dma_fence_user_fence_attach(st->fence[1], st->uf[1],
+						    &loc, seqno);
+		}
+
+		stress_barrier(st, &n);
+		if (ok && st->signal_both)
+			dma_fence_signal(st->fence[0]);
+		else if (ok)
+			dma_fence_user_fence_attach(st->fence[0], st->uf[0],
+						    &loc, seqno);
+		stress_barrier(st, &n);
+
+		if (!ok)
+			continue;
+		if (iosys_map_rd(&loc, 0, u64) != seqno)
+			st->wrong++;
+		if (!st->signal_both) {
+			dma_fence_user_fence_free(st->uf[1]);
+			dma_fence_signal(st->fence[1]);
+		}
+		dma_fence_put(st->fence[0]);
+		dma_fence_put(st->fence[1]);
+		cond_resched();
+	}
+	complete(&st->done[0]);
+	return 0;
+}
+
+/* Thread 1 signals fence 0 (attach race) or fence 1 (signal race). */
+static int stress_thread1(void *arg)
+{
+	struct stress *st = arg;
+	int n = 0, r;
+
+	for (r = 0; r < STRESS_ROUNDS; r++) {
+		struct dma_fence *fence;
+
+		stress_barrier(st, &n);
+		fence = st->signal_both ? st->fence[1] : st->fence[0];
+		if (fence)
+			dma_fence_signal(fence);
+		stress_barrier(st, &n);
+	}
+	complete(&st->done[1]);
+	return 0;
+}
+
+static void test_stress_two_cpus(struct kunit *test)
+{
+	struct task_struct *thread[2];
+	struct stress *st;
+	unsigned long before = 0;
+	int i, cpu[2];
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test,
+			   "needs two online CPUs; run with kunit.py --arch=x86_64 --qemu_args='-smp 2'");
+
+	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	st->test = test;
+	st->buf = kunit_kcalloc(test, STRESS_LOCS, sizeof(u64), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st->buf);
+	iosys_map_set_vaddr(&st->map, st->buf);
+	atomic_set(&st->arrived, 0);
+	init_completion(&st->done[0]);
+	init_completion(&st->done[1]);
+#ifdef CONFIG_DMABUF_DEBUG
+	before = dma_fence_user_fence_debug_pending();
+#endif
+
+	cpu[0] = cpumask_first(cpu_online_mask);
+	cpu[1] = cpumask_next(cpu[0], cpu_online_mask);
+	thread[0] = kthread_create(stress_thread0, st, "uf-stress/0");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(thread[0]));
+	thread[1] = kthread_create(stress_thread1, st, "uf-stress/1");
+	if (IS_ERR(thread[1])) {
+		kthread_stop(thread[0]);
+		KUNIT_FAIL(test, "cannot create the second thread");
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		kthread_bind(thread[i], cpu[i]);
+		wake_up_process(thread[i]);
+	}
+	wait_for_completion(&st->done[0]);
+	wait_for_completion(&st->done[1]);
+
+	kunit_info(test, "%d rounds on CPUs %d and %d, %lu allocation failures\n",
+		   STRESS_ROUNDS, cpu[0], cpu[1], st->alloc_failed);
+	KUNIT_EXPECT_EQ(test, st->wrong, 0UL);
+	KUNIT_EXPECT_EQ(test, st->alloc_failed, 0UL);
+	for (i = 0; i < STRESS_LOCS; i++)
+		KUNIT_EXPECT_EQ_MSG(test, st->buf[i],
+				    2 * (u64)(STRESS_ROUNDS - STRESS_LOCS + i) + 2,
+				    "location %d", i);
+#ifdef CONFIG_DMABUF_DEBUG
+	KUNIT_EXPECT_EQ(test, dma_fence_user_fence_debug_pending(), before);
+#endif
+}
+
 static struct kunit_case dma_fence_user_fence_cases[] = {
 	KUNIT_CASE_PARAM(test_signalled_before_attach, map_gen_params),
 	KUNIT_CASE_PARAM(test_deferred, map_gen_params),
@@ -370,7 +656,33 @@ static struct kunit_suite dma_fence_user_fence_suite = {
 	.test_cases = dma_fence_user_fence_cases,
 };
 
-kunit_test_suite(dma_fence_user_fence_suite);
+static struct kunit_case dma_fence_user_fence_misuse_cases[] = {
+	KUNIT_CASE(test_misuse_null_map),
+	KUNIT_CASE(test_misuse_null_fence),
+	KUNIT_CASE(test_misuse_misaligned),
+	KUNIT_CASE(test_misuse_attach_twice),
+	KUNIT_CASE(test_misuse_nothing_leaked),
+	{}
+};
+
+static struct kunit_suite dma_fence_user_fence_misuse_suite = {
+	.name = "dma-buf-user-fence-misuse",
+	.test_cases = dma_fence_user_fence_misuse_cases,
+};
+
+static struct kunit_case dma_fence_user_fence_stress_cases[] = {
+	KUNIT_CASE(test_stress_two_cpus),
+	{}
+};
+
+static struct kunit_suite dma_fence_user_fence_stress_suite = {
+	.name = "dma-buf-user-fence-stress",
+	.test_cases = dma_fence_user_fence_stress_cases,
+};
+
+kunit_test_suites(&dma_fence_user_fence_suite,
+		  &dma_fence_user_fence_misuse_suite,
+		  &dma_fence_user_fence_stress_suite);
 
 MODULE_DESCRIPTION("KUnit tests for dma-fence-user-fence");
 MODULE_LICENSE("GPL");
