@@ -15,7 +15,7 @@ export BASE
 WB := workbench
 
 # What `make check` runs, in order; each leaves a ledger in the cache.
-CHECK_RUNS := um x86_64
+CHECK_RUNS := um x86_64 i386
 CHECK_STATIC := static
 
 .PHONY: all check setup tree kunit-% static apply series help

@@ -33,7 +33,16 @@ def leaves(group, path):
         yield from leaves(sub, here)
 
 
-def check_log(run, log_path):
+def check_kmemleak(run, text):
+    m = re.search(r"workbench-init: kmemleak scan done, (\d+) bytes of reports", text)
+    if not m:
+        return f"fail {run}/kmemleak: the scan after the suite did not run"
+    if m.group(1) != "0":
+        return f"fail {run}/kmemleak: {m.group(1)} bytes of leak reports, see the log"
+    return f"pass {run}/kmemleak"
+
+
+def check_log(run, log_path, kmemleak):
     try:
         text = open(log_path, errors="replace").read()
     except FileNotFoundError:
@@ -56,16 +65,22 @@ def check_log(run, log_path):
             expected -= 1
             continue
         unexpected.append(line.strip())
+    verdicts = []
+    if kmemleak:
+        verdicts.append(check_kmemleak(run, text))
     if unexpected:
-        return (f"fail {run}/kernel-log: {len(unexpected)} report(s), first: "
-                f"{unexpected[0][:160]}")
-    if expected:
-        return f"fail {run}/kernel-log: {expected} announced WARNING(s) never came"
-    return f"pass {run}/kernel-log"
+        verdicts.append(f"fail {run}/kernel-log: {len(unexpected)} report(s), first: "
+                        f"{unexpected[0][:160]}")
+    elif expected:
+        verdicts.append(f"fail {run}/kernel-log: {expected} announced WARNING(s) never came")
+    else:
+        verdicts.append(f"pass {run}/kernel-log")
+    return "\n".join(verdicts)
 
 
 def main():
     run, json_path, log_path = sys.argv[1:4]
+    kmemleak = "--kmemleak=1" in sys.argv[4:]
     verdicts = {"PASS": "pass", "SKIP": "skip"}
     count = 0
     try:
@@ -78,7 +93,7 @@ def main():
         print(f"fail {run}/kunit.py: no result ({e.__class__.__name__})")
     if count == 0:
         print(f"fail {run}/kunit.py: no test case ran")
-    print(check_log(run, log_path))
+    print(check_log(run, log_path, kmemleak))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include <linux/kthread.h>
 #include <linux/limits.h>
 #include <linux/module.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 /* Fills every word of a test buffer that the helper must not write. */
@@ -639,6 +640,37 @@ static void test_stress_two_cpus(struct kunit *test)
 #endif
 }
 
+/*
+ * failslab fails the allocation: alloc returns NULL, and the next one works.
+ * GFP_KERNEL allocations fail only with failslab's ignore-gfp-wait off, which
+ * the workbench's QEMU run sets from its /init before loading the suite.
+ */
+static void test_alloc_failure(struct kunit *test)
+{
+#ifdef CONFIG_FAILSLAB
+	struct dma_fence_user_fence *uf;
+	bool armed;
+
+	current->fail_nth = 1;
+	uf = dma_fence_user_fence_alloc();
+	armed = !current->fail_nth;
+	current->fail_nth = 0;
+	if (!armed) {
+		dma_fence_user_fence_free(uf);
+		kunit_skip(test,
+			   "failslab ignores GFP_KERNEL: write N to failslab/ignore-gfp-wait in debugfs first");
+	}
+	KUNIT_EXPECT_PTR_EQ(test, uf, NULL);
+	dma_fence_user_fence_free(uf);
+
+	uf = dma_fence_user_fence_alloc();
+	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, uf);
+	dma_fence_user_fence_free(uf);
+#else
+	kunit_skip(test, "needs CONFIG_FAILSLAB");
+#endif
+}
+
 static struct kunit_case dma_fence_user_fence_cases[] = {
 	KUNIT_CASE_PARAM(test_signalled_before_attach, map_gen_params),
 	KUNIT_CASE_PARAM(test_deferred, map_gen_params),
@@ -648,6 +680,7 @@ static struct kunit_case dma_fence_user_fence_cases[] = {
 	KUNIT_CASE_PARAM(test_out_of_order, map_gen_params),
 	KUNIT_CASE(test_no_leak),
 	KUNIT_CASE(test_lowered_behind_helper),
+	KUNIT_CASE(test_alloc_failure),
 	{}
 };
 

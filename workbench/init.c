@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /init of the workbench's QEMU debug run: arm failslab for the test's
+ * allocation-failure case, load the KUnit suite as a module (KTAP goes to
+ * the console), let kmemleak scan what the suite left behind, print the
+ * report, power off. Built static; the kernel's log is the only output.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define DEBUGFS "/sys/kernel/debug"
+
+static int put(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	int ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+
+	if (!ok)
+		printf("workbench-init: cannot write '%s' to %s\n", value, path);
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Copy a debugfs file to the console, and say how many bytes it had. */
+static long show(const char *path)
+{
+	char buf[4096];
+	long total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		fwrite(buf, 1, n, stdout);
+		total += n;
+	}
+	close(fd);
+	fflush(stdout);
+	return total;
+}
+
+int main(int argc, char **argv)
+{
+	long leaks;
+	int fd;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	mkdir("/sys", 0755);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("debugfs", DEBUGFS, "debugfs", 0, NULL);
+
+	/* Let failslab fail GFP_KERNEL allocations that a test asks to fail. */
+	put(DEBUGFS "/failslab/ignore-gfp-wait", "N");
+	/* Forget what boot allocated: only the suite's leaks count. */
+	put(DEBUGFS "/kmemleak", "clear");
+
+	fd = open("/test.ko", O_RDONLY);
+	if (fd < 0 || syscall(SYS_finit_module, fd, "", 0))
+		printf("workbench-init: loading the test module failed\n");
+
+	/* kmemleak ignores objects younger than 5 s; scan twice, as advised. */
+	sleep(6);
+	put(DEBUGFS "/kmemleak", "scan");
+	put(DEBUGFS "/kmemleak", "scan");
+	leaks = show(DEBUGFS "/kmemleak");
+	if (leaks < 0)
+		printf("workbench-init: kmemleak scan failed: no " DEBUGFS "/kmemleak\n");
+	else
+		printf("workbench-init: kmemleak scan done, %ld bytes of reports\n", leaks);
+
+	sync();
+	reboot(RB_POWER_OFF);
+	return 0;
+}
