@@ -96,7 +96,9 @@ def apply(tree, edit_path, check_only=False):
     except FileNotFoundError:
         raise EditError(f"{edit_path}: {target} does not exist; is {tree} a kernel tree?")
     lines = text.split("\n")
-    new = body.rstrip("\n").split("\n")
+    # The text ends with the newline of its last line; a blank line before
+    # that newline is part of the text (Kconfig entries end with one).
+    new = (body[:-1] if body.endswith("\n") else body).split("\n")
 
     if op == "append-to":
         append_to(lines, fields[op], " ".join(new).split(), edit_path)

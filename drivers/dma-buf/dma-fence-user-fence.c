@@ -8,6 +8,7 @@
 #define pr_fmt(fmt) "dma-fence-user-fence: " fmt
 
 #include <linux/atomic.h>
+#include <linux/build_bug.h>
 #include <linux/bug.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-fence-user-fence.h>
@@ -20,7 +21,7 @@
 #include <linux/spinlock.h>
 
 #define CREATE_TRACE_POINTS
-#include "dma-fence-user-fence-trace.h"
+#include <trace/events/dma_fence_user_fence.h>
 
 /**
  * DOC: user fence
@@ -107,6 +108,10 @@ struct dma_fence_user_fence {
 	u64 seqno;
 };
 
+/* What a pending user fence costs; its cache adds no rounding on top. */
+static_assert(!IS_ENABLED(CONFIG_64BIT) ||
+	      sizeof(struct dma_fence_user_fence) == 48);
+
 #define USER_FENCE_LOCK_BITS	6
 
 /*
@@ -115,6 +120,7 @@ struct dma_fence_user_fence {
  * CPUs cannot interleave. The lock nests inside the fence lock.
  */
 static struct user_fence_lock {
+	/* serialises the read-compare-store of the locations hashed here */
 	spinlock_t lock;
 #ifdef CONFIG_DMABUF_DEBUG
 	const void *last_addr;
@@ -179,7 +185,7 @@ static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 	iosys_map_wr(map, lo, u32, lower_32_bits(seqno));
 	if (upper_32_bits(old) == upper_32_bits(seqno))
 		return;
-	wmb();
+	wmb();	/* the low word lands before the high word, for any reader */
 	iosys_map_wr(map, 4 - lo, u32, upper_32_bits(seqno));
 }
 
