@@ -16,9 +16,9 @@ WB := workbench
 
 # What `make check` runs, in order; each leaves a ledger in the cache.
 CHECK_RUNS := um x86_64 i386
-CHECK_STATIC := static
+CHECK_STATIC := mutants static
 
-.PHONY: all check setup tree kunit-% static apply series help
+.PHONY: all check setup tree kunit-% static mutants apply series help
 
 all: tree
 	$(WB)/kunit um; $(WB)/summary um
@@ -26,6 +26,7 @@ all: tree
 check: tree
 	@rc=0; \
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || rc=1; done; \
+	$(WB)/mutants || rc=1; \
 	$(WB)/static || rc=1; \
 	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC)
 
@@ -40,6 +41,9 @@ kunit-%: tree
 
 static: tree
 	$(WB)/static; $(WB)/summary static
+
+mutants: tree
+	$(WB)/mutants; $(WB)/summary mutants
 
 apply:
 	@test -n "$(KERNEL)" || { echo "usage: make apply KERNEL=<path to a kernel git tree>" >&2; exit 2; }
