@@ -6,6 +6,7 @@
 #   make check           the test gate: everything below
 #   make apply KERNEL=.. apply the series to your kernel git tree as commits
 #   make series          write the patch series to out/series/
+#   make bench           benchmark the helper (UML, x86_64); not part of check
 #
 # BASE=6.12 (default) or BASE=6.1 picks Debian's linux-source package.
 
@@ -18,7 +19,10 @@ WB := workbench
 CHECK_RUNS := um x86_64 i386
 CHECK_STATIC := mutants static
 
-.PHONY: all check setup tree kunit-% static mutants apply series help
+# What `make bench` runs: a benchmark, not a gate (see workbench/bench.md).
+BENCH_RUNS := bench-um bench-x86_64
+
+.PHONY: all check setup tree kunit-% static mutants apply series bench help
 
 all: tree
 	$(WB)/kunit um; $(WB)/summary um
@@ -53,5 +57,10 @@ apply:
 series: tree
 	$(WB)/make-series
 
+bench: tree
+	@for r in $(BENCH_RUNS); do $(WB)/kunit $$r || true; done; \
+	$(WB)/bench-report $(BENCH_RUNS); \
+	$(WB)/summary $(BENCH_RUNS) bench-report
+
 help:
-	@sed -n '3,12s/^# \{0,1\}//p' Makefile
+	@sed -n '3,13s/^# \{0,1\}//p' Makefile

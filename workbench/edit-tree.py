@@ -21,6 +21,7 @@ base the series expects.
 """
 
 import argparse
+import os
 import sys
 
 
@@ -88,14 +89,19 @@ def append_to(lines, var, words, path):
     lines[last] = line
 
 
-def apply(tree, edit_path, check_only=False):
+def apply(tree, edit_path, texts, new_files_from=None):
+    """Apply one edit to the text of its file in texts, read on first use."""
     fields, op, body = parse(edit_path)
-    target = f"{tree}/{fields['file']}"
-    try:
-        text = open(target, encoding="utf-8").read()
-    except FileNotFoundError:
-        raise EditError(f"{edit_path}: {target} does not exist; is {tree} a kernel tree?")
-    lines = text.split("\n")
+    name = fields["file"]
+    if name not in texts:
+        target = f"{tree}/{name}"
+        if new_files_from and not os.path.exists(target):
+            target = f"{new_files_from}/{name}"
+        try:
+            texts[name] = open(target, encoding="utf-8").read()
+        except FileNotFoundError:
+            raise EditError(f"{edit_path}: {target} does not exist; is {tree} a kernel tree?")
+    lines = texts[name].split("\n")
     # The text ends with the newline of its last line; a blank line before
     # that newline is part of the text (Kconfig entries end with one).
     new = (body[:-1] if body.endswith("\n") else body).split("\n")
@@ -113,10 +119,8 @@ def apply(tree, edit_path, check_only=False):
         at = at + 1 if op == "after" else at
         lines[at:at] = new
 
-    if not check_only:
-        with open(target, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines))
-    return fields["file"]
+    texts[name] = "\n".join(lines)
+    return name
 
 
 def main():
@@ -124,14 +128,23 @@ def main():
     ap.add_argument("tree", help="kernel tree to edit")
     ap.add_argument("edits", nargs="+", help="edit files to apply, in order")
     ap.add_argument("--check", action="store_true",
-                    help="only check that every edit applies; write nothing")
+                    help="only check that the edits apply, in order; write nothing")
+    ap.add_argument("--new-files-from", metavar="DIR",
+                    help="with --check: read files the tree lacks from DIR "
+                         "(files an earlier patch adds)")
     args = ap.parse_args()
+    texts = {}
     try:
         for path in args.edits:
-            print(apply(args.tree, path, args.check))
+            apply(args.tree, path, texts, args.new_files_from)
     except EditError as e:
         print(f"edit-tree: {e}", file=sys.stderr)
         sys.exit(1)
+    if not args.check:
+        for name, text in texts.items():
+            with open(f"{args.tree}/{name}", "w", encoding="utf-8") as f:
+                f.write(text)
+            print(name)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,6 @@ int main(int argc, char **argv)
 		printf("workbench-init: kmemleak scan done, %ld bytes of reports\n", leaks);
 
 	sync();
-	reboot(RB_POWER_OFF);
+	reboot(RB_AUTOBOOT);	/* QEMU runs with -no-reboot: it exits */
 	return 0;
 }

@@ -47,12 +47,9 @@ wb_cc() {
 	if command -v ccache >/dev/null; then echo "ccache ${1:-gcc}"; else echo "${1:-gcc}"; fi
 }
 
-# Whether QEMU can use KVM here; without it the QEMU runs are emulated, slower.
-# A working QEMU sits paused (-S) until timeout stops it; a failing one exits.
+# QEMU runs are emulated (TCG) unless WB_KVM=1: /dev/kvm exists on the
+# machines this was built on, but a guest under it hangs before its first
+# line of output, and a probe cannot tell that apart from a slow boot.
 kvm_works() {
-	local rc=0
-	[ -w /dev/kvm ] || return 1
-	timeout 3 qemu-system-x86_64 -enable-kvm -machine none -display none \
-		-nodefaults -monitor none -S >/dev/null 2>&1 || rc=$?
-	[ $rc -eq 124 ]
+	[ "${WB_KVM:-0}" = 1 ] && [ -w /dev/kvm ]
 }

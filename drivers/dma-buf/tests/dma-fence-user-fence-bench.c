@@ -1,0 +1,769 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit benchmark for dma-fence-user-fence: what the helper costs next to
+ * the store a driver would open-code in a fence callback.
+ *
+ * Workbench only, not part of the series: enable it with
+ * CONFIG_DMA_FENCE_USER_FENCE_KUNIT_BENCH=y in a kernel without debug
+ * options (KASAN, lockdep, DMABUF_DEBUG, ...), or it measures them. Every
+ * figure is printed on a line that starts with "user-fence-bench:";
+ * workbench/bench-report turns them into a table. A case fails only if it
+ * could not measure, or if a store it timed went wrong; a target that is
+ * missed is printed as MISSED, with the margin.
+ *
+ * Times are per operation, from batches: each batch times many operations
+ * with two ktime_get_ns() calls, so the clock's cost and granularity are
+ * spread over the batch; the median, 10th and 90th percentile are taken
+ * over the batches, after warm-up batches that are not counted.
+ *
+ * Copyright (C) 2026 The dma-fence-user-fence authors
+ */
+
+#include <kunit/test.h>
+#include <linux/dma-fence.h>
+#include <linux/dma-fence-user-fence.h>
+#include <linux/iosys-map.h>
+#include <linux/ktime.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/utsname.h>
+#include <linux/workqueue.h>
+#include <trace/events/kmem.h>
+
+#define bench_out(test, fmt, ...) \
+	kunit_info(test, "user-fence-bench: " fmt "\n", ##__VA_ARGS__)
+
+/* Per-operation times are kept in picoseconds, printed in ns. */
+#define PS_PER_NS	1000ULL
+
+static DEFINE_SPINLOCK(bench_fence_lock);
+
+static const char *bench_fence_name(struct dma_fence *fence)
+{
+	return "user-fence-bench";
+}
+
+static const struct dma_fence_ops bench_fence_ops = {
+	.get_driver_name = bench_fence_name,
+	.get_timeline_name = bench_fence_name,
+};
+
+/*
+ * The fences are initialised before a batch and only signalled in it, so
+ * that creating them costs nothing in any variant. They are never put: a
+ * signalled fence with its one reference is initialised again for the next
+ * batch, and the array is freed by KUnit.
+ */
+static struct dma_fence *bench_fences(struct kunit *test, unsigned int n)
+{
+	struct dma_fence *f = kunit_kcalloc(test, n, sizeof(*f), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	return f;
+}
+
+static void bench_fences_init(struct dma_fence *f, unsigned int n)
+{
+	u64 context = dma_fence_context_alloc(1);
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		dma_fence_init(&f[i], &bench_fence_ops, &bench_fence_lock,
+			       context, i + 1);
+}
+
+struct bench_stats {
+	u64 median, p10, p90, min, max;	/* picoseconds per operation */
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void bench_stats(u64 *v, unsigned int n, struct bench_stats *s)
+{
+	sort(v, n, sizeof(*v), cmp_u64, NULL);
+	s->min = v[0];
+	s->max = v[n - 1];
+	s->p10 = v[(n - 1) / 10];
+	s->p90 = v[(n - 1) * 9 / 10];
+	s->median = n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ps as "123.4": ns with one decimal */
+#define NS(ps)		(ps) / PS_PER_NS, (ps) % PS_PER_NS / 100
+
+static void bench_row(struct kunit *test, const char *id, const char *unit,
+		      const struct bench_stats *s, unsigned int batches,
+		      unsigned int per_batch)
+{
+	bench_out(test,
+		  "row %s median=%llu.%llu p10=%llu.%llu p90=%llu.%llu min=%llu.%llu max=%llu.%llu unit=%s batches=%u per_batch=%u",
+		  id, NS(s->median), NS(s->p10), NS(s->p90), NS(s->min),
+		  NS(s->max), unit, batches, per_batch);
+}
+
+/* @a - @b in ps, as signed ns with one decimal, in @buf */
+static const char *ps_delta(char *buf, u64 a, u64 b)
+{
+	u64 d = a >= b ? a - b : b - a;
+
+	snprintf(buf, 24, "%s%llu.%llu", a >= b ? "" : "-", NS(d));
+	return buf;
+}
+
+/* A ratio in thousandths as "1.034" */
+#define MILLI(m)	(m) / 1000, (m) % 1000
+
+static void bench_target(struct kunit *test, const char *id, u64 value_milli,
+			 bool at_most, u64 limit_milli)
+{
+	bool met = at_most ? value_milli <= limit_milli :
+			     value_milli >= limit_milli;
+	u64 miss = at_most ? value_milli - limit_milli :
+			     limit_milli - value_milli;
+	char pct[32] = "";
+
+	if (met) {
+		bench_out(test, "target %s value=%llu.%03llu limit=%s%llu.%03llu MET",
+			  id, MILLI(value_milli), at_most ? "<=" : ">=",
+			  MILLI(limit_milli));
+		return;
+	}
+	if (limit_milli)
+		snprintf(pct, sizeof(pct), " (%llu.%llu%% of the limit)",
+			 miss * 100 / limit_milli,
+			 miss * 1000 / limit_milli % 10);
+	bench_out(test,
+		  "target %s value=%llu.%03llu limit=%s%llu.%03llu MISSED by=%llu.%03llu%s",
+		  id, MILLI(value_milli), at_most ? "<=" : ">=",
+		  MILLI(limit_milli), MILLI(miss), pct);
+}
+
+/* What was measured: the kernel, and the options that would skew it. */
+static void bench_config(struct kunit *test)
+{
+	const unsigned int calls = 10000;
+	u64 t0, t1, sink = 0, v[21];
+	struct bench_stats s;
+	unsigned int b, i;
+
+	bench_out(test,
+		  "config linux=%s arch=%s cpus=%u hz=%u preempt=%s kasan=%d lockdep=%d debug_objects=%d kfence=%d ubsan=%d kcsan=%d dmabuf_debug=%d slub_debug_on=%d init_on_alloc=%d tracepoints=%d",
+		  init_utsname()->release,
+		  IS_ENABLED(CONFIG_UML) ? "um" : init_utsname()->machine,
+		  num_online_cpus(), HZ,
+		  IS_ENABLED(CONFIG_PREEMPT_DYNAMIC) ? "dynamic" :
+		  IS_ENABLED(CONFIG_PREEMPT) ? "full" :
+		  IS_ENABLED(CONFIG_PREEMPT_VOLUNTARY) ? "voluntary" : "none",
+		  IS_ENABLED(CONFIG_KASAN), IS_ENABLED(CONFIG_LOCKDEP),
+		  IS_ENABLED(CONFIG_DEBUG_OBJECTS), IS_ENABLED(CONFIG_KFENCE),
+		  IS_ENABLED(CONFIG_UBSAN), IS_ENABLED(CONFIG_KCSAN),
+		  IS_ENABLED(CONFIG_DMABUF_DEBUG),
+		  IS_ENABLED(CONFIG_SLUB_DEBUG_ON),
+		  IS_ENABLED(CONFIG_INIT_ON_ALLOC_DEFAULT_ON),
+		  IS_ENABLED(CONFIG_TRACEPOINTS));
+
+	/* What one clock read costs, next to the batches it brackets. */
+	for (b = 0; b < ARRAY_SIZE(v); b++) {
+		t0 = ktime_get_ns();
+		for (i = 0; i < calls; i++)
+			sink += ktime_get_ns();
+		t1 = ktime_get_ns();
+		v[b] = (t1 - t0) * PS_PER_NS / calls;
+	}
+	bench_stats(v, ARRAY_SIZE(v), &s);
+	bench_row(test, "clock/ktime_get_ns", "ns/call", &s, ARRAY_SIZE(v),
+		  calls);
+	KUNIT_EXPECT_NE(test, sink, 0ULL);
+}
+
+/*
+ * 1. One user fence from allocation to its store: the helper, the minimal
+ * open-coded equivalent, and the floor that only signals a fence with an
+ * empty callback.
+ */
+#define ROUND_PER_BATCH	1000
+#define ROUND_WARMUP	10
+#define ROUND_BATCHES	101
+
+/* What a driver writes without the helper: a kmalloc'd callback. */
+struct open_uf {
+	struct dma_fence_cb cb;
+	u64 *addr;
+	u64 seqno;
+};
+
+static void open_uf_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
+{
+	struct open_uf *o = container_of(cb, struct open_uf, cb);
+
+	WRITE_ONCE(*o->addr, o->seqno);
+	kfree(o);
+}
+
+static void empty_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
+{
+}
+
+enum round_variant { ROUND_HELPER, ROUND_OPEN, ROUND_FLOOR, NR_ROUND };
+
+static const char *const round_ids[NR_ROUND] = {
+	[ROUND_HELPER] = "round/helper",
+	[ROUND_OPEN] = "round/open-coded",
+	[ROUND_FLOOR] = "round/floor",
+};
+
+/* One timed batch; returns the allocations that failed. */
+static noinline unsigned int round_batch(enum round_variant v,
+					 struct dma_fence *f,
+					 struct dma_fence_cb *cbs,
+					 const struct iosys_map *map, u64 *loc,
+					 u64 *seq, u64 *ns)
+{
+	unsigned int i, failed = 0;
+	u64 t0, t1;
+
+	t0 = ktime_get_ns();
+	switch (v) {
+	case ROUND_HELPER:
+		for (i = 0; i < ROUND_PER_BATCH; i++) {
+			struct dma_fence_user_fence *uf;
+
+			uf = dma_fence_user_fence_alloc();
+			if (likely(uf))
+				dma_fence_user_fence_attach(&f[i], uf, map,
+							    ++*seq);
+			else
+				failed++;
+			dma_fence_signal(&f[i]);
+		}
+		break;
+	case ROUND_OPEN:
+		for (i = 0; i < ROUND_PER_BATCH; i++) {
+			struct open_uf *o = kmalloc(sizeof(*o), GFP_KERNEL);
+
+			if (likely(o)) {
+				o->addr = loc;
+				o->seqno = ++*seq;
+				if (dma_fence_add_callback(&f[i], &o->cb,
+							   open_uf_cb))
+					open_uf_cb(&f[i], &o->cb);
+			} else {
+				failed++;
+			}
+			dma_fence_signal(&f[i]);
+		}
+		break;
+	default:
+		for (i = 0; i < ROUND_PER_BATCH; i++) {
+			if (dma_fence_add_callback(&f[i], &cbs[i], empty_cb))
+				empty_cb(&f[i], &cbs[i]);
+			dma_fence_signal(&f[i]);
+		}
+		break;
+	}
+	t1 = ktime_get_ns();
+	*ns = t1 - t0;
+	return failed;
+}
+
+static void bench_round(struct kunit *test)
+{
+	struct dma_fence *f = bench_fences(test, ROUND_PER_BATCH);
+	struct dma_fence_cb *cbs;
+	struct bench_stats s[NR_ROUND];
+	u64 *loc, *v[NR_ROUND], seq = 0, ns;
+	struct iosys_map map;
+	unsigned int b, k, failed = 0;
+	char buf[2][24];
+
+	cbs = kunit_kcalloc(test, ROUND_PER_BATCH, sizeof(*cbs), GFP_KERNEL);
+	loc = kunit_kzalloc(test, sizeof(*loc), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cbs);
+	KUNIT_ASSERT_NOT_NULL(test, loc);
+	iosys_map_set_vaddr(&map, loc);
+	for (k = 0; k < NR_ROUND; k++) {
+		v[k] = kunit_kcalloc(test, ROUND_BATCHES, sizeof(u64),
+				     GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, v[k]);
+	}
+
+	/* The variants take turns, starting with a different one each time. */
+	for (b = 0; b < ROUND_WARMUP + ROUND_BATCHES; b++) {
+		for (k = 0; k < NR_ROUND; k++) {
+			enum round_variant var = (b + k) % NR_ROUND;
+
+			bench_fences_init(f, ROUND_PER_BATCH);
+			failed += round_batch(var, f, cbs, &map, loc, &seq, &ns);
+			if (var != ROUND_FLOOR)
+				KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(*loc), seq,
+						    "%s: the last store is missing",
+						    round_ids[var]);
+			if (b >= ROUND_WARMUP)
+				v[var][b - ROUND_WARMUP] =
+					ns * PS_PER_NS / ROUND_PER_BATCH;
+		}
+		cond_resched();
+	}
+	KUNIT_ASSERT_EQ_MSG(test, failed, 0U, "allocations failed");
+
+	for (k = 0; k < NR_ROUND; k++) {
+		bench_stats(v[k], ROUND_BATCHES, &s[k]);
+		bench_row(test, round_ids[k], "ns/round", &s[k], ROUND_BATCHES,
+			  ROUND_PER_BATCH);
+	}
+	KUNIT_ASSERT_GT(test, s[ROUND_OPEN].median, 0ULL);
+	bench_target(test, "round/helper-vs-open-coded",
+		     s[ROUND_HELPER].median * 1000 / s[ROUND_OPEN].median,
+		     true, 1050);
+	/* What each adds over signalling a fence with an empty callback. */
+	bench_out(test,
+		  "info round: over the floor, the helper adds %s ns per round, the open-coded callback %s ns",
+		  ps_delta(buf[0], s[ROUND_HELPER].median, s[ROUND_FLOOR].median),
+		  ps_delta(buf[1], s[ROUND_OPEN].median, s[ROUND_FLOOR].median));
+}
+
+/*
+ * 2. Signal-to-visible latency: from the call to dma_fence_signal() until
+ * the value can be read at the location, the helper against a callback
+ * that queues a work item on an ordered workqueue, whose worker stores the
+ * value (what xe_sync.c does for its user fences, less copy_to_user()).
+ *
+ * With more than one CPU the signalling thread spins on the location with
+ * cpu_relax(); the worker runs on another CPU. With one CPU (UML) the
+ * worker cannot run while we spin, so the signalling thread waits with
+ * flush_work(): the figure includes switching to the worker and back.
+ */
+#define LAT_PER_BATCH	100
+#define LAT_WARMUP	5
+#define LAT_BATCHES	51
+/* Spin this long at most, then flush_work(), and count it. */
+#define LAT_SPIN_NS	(10 * NSEC_PER_MSEC)
+
+struct wq_uf {
+	struct dma_fence_cb cb;
+	struct work_struct work;
+	struct workqueue_struct *wq;
+	u64 *addr;
+	u64 seqno;
+};
+
+static void wq_uf_work(struct work_struct *work)
+{
+	struct wq_uf *w = container_of(work, struct wq_uf, work);
+
+	WRITE_ONCE(*w->addr, w->seqno);
+}
+
+static void wq_uf_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
+{
+	struct wq_uf *w = container_of(cb, struct wq_uf, cb);
+
+	INIT_WORK(&w->work, wq_uf_work);
+	queue_work(w->wq, &w->work);
+}
+
+/*
+ * Wait until @loc holds @seq. Returns true if the value was seen without
+ * flush_work(); the helper's value must be there at once (@work is NULL).
+ */
+static bool wait_visible(u64 *loc, u64 seq, struct work_struct *work,
+			 bool spin)
+{
+	unsigned int n = 0;
+	u64 deadline = 0;
+
+	if (READ_ONCE(*loc) == seq)
+		return true;
+	if (!work)
+		return false;
+	while (spin && READ_ONCE(*loc) != seq) {
+		cpu_relax();
+		if (++n % 1024)
+			continue;
+		if (!deadline)
+			deadline = ktime_get_ns() + LAT_SPIN_NS;
+		else if (ktime_get_ns() > deadline)
+			break;
+	}
+	if (READ_ONCE(*loc) == seq)
+		return true;
+	flush_work(work);
+	return false;
+}
+
+static void bench_latency(struct kunit *test)
+{
+	struct dma_fence *f = bench_fences(test, LAT_PER_BATCH);
+	bool spin = num_online_cpus() > 1;
+	struct workqueue_struct *wq;
+	struct bench_stats sh, sw;
+	u64 *loc, *vh, *vw, seq = 0, t0, t1;
+	unsigned int b, i, late = 0, flushed = 0, failed = 0;
+	struct wq_uf *w;
+	struct iosys_map map;
+
+	loc = kunit_kzalloc(test, sizeof(*loc), GFP_KERNEL);
+	w = kunit_kcalloc(test, LAT_PER_BATCH, sizeof(*w), GFP_KERNEL);
+	vh = kunit_kcalloc(test, LAT_BATCHES, sizeof(u64), GFP_KERNEL);
+	vw = kunit_kcalloc(test, LAT_BATCHES, sizeof(u64), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, loc);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	KUNIT_ASSERT_NOT_NULL(test, vh);
+	KUNIT_ASSERT_NOT_NULL(test, vw);
+	iosys_map_set_vaddr(&map, loc);
+	wq = alloc_ordered_workqueue("user-fence-bench", 0);
+	KUNIT_ASSERT_NOT_NULL(test, wq);
+
+	for (b = 0; b < LAT_WARMUP + LAT_BATCHES; b++) {
+		u64 first = seq + 1;
+
+		/* The helper: user fences attached before the batch. */
+		bench_fences_init(f, LAT_PER_BATCH);
+		for (i = 0; i < LAT_PER_BATCH; i++) {
+			struct dma_fence_user_fence *uf;
+
+			uf = dma_fence_user_fence_alloc();
+			if (!uf) {
+				failed++;
+				continue;
+			}
+			dma_fence_user_fence_attach(&f[i], uf, &map, ++seq);
+		}
+		t0 = ktime_get_ns();
+		for (i = 0; i < LAT_PER_BATCH; i++) {
+			dma_fence_signal(&f[i]);
+			if (!wait_visible(loc, first + i, NULL, spin))
+				late++;
+		}
+		t1 = ktime_get_ns();
+		if (b >= LAT_WARMUP)
+			vh[b - LAT_WARMUP] = (t1 - t0) * PS_PER_NS / LAT_PER_BATCH;
+
+		/* The worker: callbacks added before the batch. */
+		first = seq + 1;
+		bench_fences_init(f, LAT_PER_BATCH);
+		for (i = 0; i < LAT_PER_BATCH; i++) {
+			w[i].wq = wq;
+			w[i].addr = loc;
+			w[i].seqno = ++seq;
+			if (dma_fence_add_callback(&f[i], &w[i].cb, wq_uf_cb))
+				wq_uf_cb(&f[i], &w[i].cb);
+		}
+		t0 = ktime_get_ns();
+		for (i = 0; i < LAT_PER_BATCH; i++) {
+			dma_fence_signal(&f[i]);
+			if (!wait_visible(loc, first + i, &w[i].work, spin))
+				flushed++;
+		}
+		t1 = ktime_get_ns();
+		if (b >= LAT_WARMUP)
+			vw[b - LAT_WARMUP] = (t1 - t0) * PS_PER_NS / LAT_PER_BATCH;
+		/* The last worker may still be returning: reuse w[] after. */
+		flush_workqueue(wq);
+		cond_resched();
+	}
+	destroy_workqueue(wq);
+	KUNIT_ASSERT_EQ_MSG(test, failed, 0U, "allocations failed");
+	KUNIT_EXPECT_EQ_MSG(test, late, 0U,
+			    "the helper's value was not there when dma_fence_signal() returned");
+
+	bench_stats(vh, LAT_BATCHES, &sh);
+	bench_stats(vw, LAT_BATCHES, &sw);
+	bench_row(test, "latency/helper", "ns", &sh, LAT_BATCHES, LAT_PER_BATCH);
+	bench_row(test, "latency/worker", "ns", &sw, LAT_BATCHES, LAT_PER_BATCH);
+	if (spin)
+		bench_out(test,
+			  "info latency: %u CPUs; the signalling thread spins with cpu_relax() until the value is visible; %u of %u worker stores were not visible after %llu ms of spinning and were waited for with flush_work()",
+			  num_online_cpus(), flushed,
+			  (LAT_WARMUP + LAT_BATCHES) * LAT_PER_BATCH,
+			  (u64)(LAT_SPIN_NS / NSEC_PER_MSEC));
+	else
+		bench_out(test,
+			  "info latency: 1 CPU; the worker cannot run while the signalling thread spins, so it waits for each worker store with flush_work(): the worker figure includes switching to the worker and back");
+	KUNIT_ASSERT_GT(test, sh.median, 0ULL);
+	bench_target(test, "latency/worker-vs-helper",
+		     sw.median * 1000 / sh.median, false, 20000);
+}
+
+/*
+ * 3. What dma_fence_signal() costs per user fence with N of them on one
+ * fence. For small N a batch signals several fences, so that every batch
+ * runs at least SCALE_MIN_CBS callbacks; the fixed cost of signalling a
+ * fence is part of the figure, shared by N callbacks.
+ */
+static const unsigned int scale_n[] = { 1, 16, 256, 4096, 65536 };
+#define SCALE_MIN_CBS	4096
+#define SCALE_WARMUP	3
+#define SCALE_ROUNDS	21
+#define SCALE_MAX_N	65536
+
+static void bench_scaling(struct kunit *test)
+{
+	const unsigned int nr = ARRAY_SIZE(scale_n);
+	struct dma_fence *f = bench_fences(test, SCALE_MIN_CBS);
+	struct bench_stats s[ARRAY_SIZE(scale_n)];
+	u64 *buf, *v[ARRAY_SIZE(scale_n)], seq = 0, t0, t1, lo = U64_MAX, hi = 0;
+	unsigned int k, r, i, j, failed = 0, wrong = 0;
+	struct iosys_map map;
+
+	buf = kvcalloc(SCALE_MAX_N, sizeof(*buf), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	iosys_map_set_vaddr(&map, buf);
+	for (k = 0; k < nr; k++) {
+		v[k] = kunit_kcalloc(test, SCALE_ROUNDS, sizeof(u64), GFP_KERNEL);
+		if (!v[k]) {
+			kvfree(buf);
+			KUNIT_ASSERT_NOT_NULL(test, v[k]);
+		}
+	}
+
+	/* The sizes take turns, so that drift hits all of them alike. */
+	for (r = 0; r < SCALE_WARMUP + SCALE_ROUNDS; r++) {
+		for (k = 0; k < nr; k++) {
+			unsigned int n = scale_n[k];
+			unsigned int fences = max(1U, SCALE_MIN_CBS / n);
+			u64 first = seq + 1;
+
+			bench_fences_init(f, fences);
+			for (i = 0; i < fences; i++) {
+				seq++;
+				for (j = 0; j < n; j++) {
+					struct iosys_map loc =
+						IOSYS_MAP_INIT_OFFSET(&map, j * sizeof(u64));
+					struct dma_fence_user_fence *uf;
+
+					uf = dma_fence_user_fence_alloc();
+					if (!uf) {
+						failed++;
+						continue;
+					}
+					dma_fence_user_fence_attach(&f[i], uf,
+								    &loc, seq);
+				}
+			}
+			t0 = ktime_get_ns();
+			for (i = 0; i < fences; i++)
+				dma_fence_signal(&f[i]);
+			t1 = ktime_get_ns();
+			if (r >= SCALE_WARMUP)
+				v[k][r - SCALE_WARMUP] = (t1 - t0) * PS_PER_NS /
+							 ((u64)fences * n);
+			/* Every location holds the last fence's seqno. */
+			for (j = 0; j < n; j++)
+				if (buf[j] != first + fences - 1)
+					wrong++;
+			cond_resched();
+		}
+	}
+	kvfree(buf);
+	KUNIT_ASSERT_EQ_MSG(test, failed, 0U, "allocations failed");
+	KUNIT_EXPECT_EQ_MSG(test, wrong, 0U, "locations with a wrong value");
+
+	for (k = 0; k < nr; k++) {
+		char id[32];
+		unsigned int fences = max(1U, SCALE_MIN_CBS / scale_n[k]);
+
+		bench_stats(v[k], SCALE_ROUNDS, &s[k]);
+		snprintf(id, sizeof(id), "signal-per-cb/N=%u", scale_n[k]);
+		bench_row(test, id, "ns/callback", &s[k], SCALE_ROUNDS,
+			  fences * scale_n[k]);
+		lo = min(lo, s[k].median);
+		hi = max(hi, s[k].median);
+	}
+	KUNIT_ASSERT_GT(test, lo, 0ULL);
+	bench_target(test, "signal-per-cb/max-vs-min", hi * 1000 / lo, true,
+		     1500);
+}
+
+/* 4. What a pending user fence costs in memory. */
+static void bench_bytes(struct kunit *test)
+{
+	struct dma_fence_user_fence *uf = dma_fence_user_fence_alloc();
+	struct open_uf *o = kmalloc(sizeof(*o), GFP_KERNEL);
+	size_t helper, open;
+
+	if (!uf || !o) {
+		dma_fence_user_fence_free(uf);
+		kfree(o);
+		KUNIT_FAIL(test, "allocation failed");
+		return;
+	}
+	helper = ksize(uf);
+	open = ksize(o);
+	dma_fence_user_fence_free(uf);
+	kfree(o);
+
+	/*
+	 * The helper's struct is private to it; on 64-bit its size is fixed
+	 * at 48 bytes by a static_assert in dma-fence-user-fence.c.
+	 */
+	bench_out(test,
+		  "bytes helper_slab_object=%zu helper_struct=%s open_slab_object=%zu open_struct=%zu",
+		  helper, IS_ENABLED(CONFIG_64BIT) ? "48" : "?", open,
+		  sizeof(*o));
+	KUNIT_ASSERT_GT(test, helper, (size_t)0);
+	bench_target(test, "bytes/slab-object", helper * 1000, true, 48000);
+	if (IS_ENABLED(CONFIG_64BIT))
+		bench_target(test, "bytes/rounding-waste", (helper - 48) * 1000,
+			     true, 0);
+}
+
+/*
+ * And no allocation when attaching or signalling: count the slab
+ * allocations this thread makes, through the kmalloc and kmem_cache_alloc
+ * tracepoints, while it allocates, attaches and signals user fences.
+ * Allocating must count one per user fence, or the counter is broken and
+ * the zeros below prove nothing.
+ */
+#define ALLOC_N		4096
+
+#ifdef CONFIG_TRACEPOINTS
+static struct task_struct *count_task;
+static unsigned long count_allocs;
+
+static void count_alloc(void)
+{
+	if (in_task() && current == READ_ONCE(count_task))
+		count_allocs++;
+}
+
+static void count_kmalloc(void *data, unsigned long call_site,
+			  const void *ptr, size_t bytes_req, size_t bytes_alloc,
+			  gfp_t gfp_flags, int node)
+{
+	count_alloc();
+}
+
+static void count_cache_alloc(void *data, unsigned long call_site,
+			      const void *ptr, struct kmem_cache *s,
+			      gfp_t gfp_flags, int node)
+{
+	count_alloc();
+}
+
+static void bench_allocations(struct kunit *test)
+{
+	struct dma_fence_user_fence **uf;
+	struct dma_fence *f = bench_fences(test, 2);
+	unsigned long allocs, attach, signal, open;
+	struct iosys_map map;
+	u64 *buf;
+	int i, ret;
+
+	uf = kvcalloc(ALLOC_N, sizeof(*uf), GFP_KERNEL);
+	buf = kvcalloc(ALLOC_N, sizeof(*buf), GFP_KERNEL);
+	if (!uf || !buf) {
+		kvfree(uf);
+		kvfree(buf);
+		KUNIT_FAIL(test, "allocation failed");
+		return;
+	}
+	iosys_map_set_vaddr(&map, buf);
+	bench_fences_init(f, 2);
+	/* f[1] is signalled: half the attaches store at once. */
+	dma_fence_signal(&f[1]);
+
+	ret = register_trace_kmalloc(count_kmalloc, NULL);
+	if (!ret) {
+		ret = register_trace_kmem_cache_alloc(count_cache_alloc, NULL);
+		if (ret)
+			unregister_trace_kmalloc(count_kmalloc, NULL);
+	}
+	if (ret) {
+		kvfree(uf);
+		kvfree(buf);
+		KUNIT_FAIL(test, "cannot register the slab tracepoints: %d", ret);
+		return;
+	}
+	WRITE_ONCE(count_task, current);
+
+	count_allocs = 0;
+	for (i = 0; i < ALLOC_N; i++)
+		uf[i] = dma_fence_user_fence_alloc();
+	allocs = count_allocs;
+
+	count_allocs = 0;
+	for (i = 0; i < ALLOC_N; i++) {
+		struct iosys_map loc = IOSYS_MAP_INIT_OFFSET(&map, i * sizeof(u64));
+
+		if (uf[i])
+			dma_fence_user_fence_attach(&f[i & 1], uf[i], &loc, i + 1);
+	}
+	attach = count_allocs;
+
+	count_allocs = 0;
+	dma_fence_signal(&f[0]);
+	signal = count_allocs;
+
+	/* The open-coded callback allocates when it is attached. */
+	bench_fences_init(f, 1);
+	count_allocs = 0;
+	for (i = 0; i < ALLOC_N; i++) {
+		struct open_uf *o = kmalloc(sizeof(*o), GFP_KERNEL);
+
+		if (!o)
+			continue;
+		o->addr = &buf[i];
+		o->seqno = i + 2;
+		if (dma_fence_add_callback(&f[0], &o->cb, open_uf_cb))
+			open_uf_cb(&f[0], &o->cb);
+	}
+	open = count_allocs;
+	dma_fence_signal(&f[0]);
+
+	WRITE_ONCE(count_task, NULL);
+	unregister_trace_kmem_cache_alloc(count_cache_alloc, NULL);
+	unregister_trace_kmalloc(count_kmalloc, NULL);
+	tracepoint_synchronize_unregister();
+
+	for (i = 0; i < ALLOC_N; i++)
+		KUNIT_EXPECT_EQ_MSG(test, buf[i], (u64)i + 2, "location %d", i);
+	kvfree(uf);
+	kvfree(buf);
+
+	bench_out(test,
+		  "allocations n=%d helper_alloc=%lu helper_attach=%lu helper_signal=%lu open_attach=%lu",
+		  ALLOC_N, allocs, attach, signal, open);
+	/* The counter must see what alloc does, or its zeros mean nothing. */
+	KUNIT_ASSERT_GE_MSG(test, allocs, (unsigned long)ALLOC_N,
+			    "the tracepoints missed allocations: no evidence");
+	KUNIT_ASSERT_GE_MSG(test, open, (unsigned long)ALLOC_N,
+			    "the tracepoints missed allocations: no evidence");
+	bench_target(test, "allocations/attach+signal",
+		     (u64)(attach + signal) * 1000, true, 0);
+}
+#else
+static void bench_allocations(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_TRACEPOINTS (e.g. CONFIG_FTRACE=y and CONFIG_ENABLE_DEFAULT_TRACERS=y) to count allocations");
+}
+#endif
+
+static struct kunit_case dma_fence_user_fence_bench_cases[] = {
+	KUNIT_CASE(bench_config),
+	KUNIT_CASE(bench_round),
+	KUNIT_CASE(bench_latency),
+	KUNIT_CASE(bench_scaling),
+	KUNIT_CASE(bench_bytes),
+	KUNIT_CASE(bench_allocations),
+	{}
+};
+
+static struct kunit_suite dma_fence_user_fence_bench_suite = {
+	.name = "dma-buf-user-fence-bench",
+	.test_cases = dma_fence_user_fence_bench_cases,
+};
+
+kunit_test_suites(&dma_fence_user_fence_bench_suite);
+
+MODULE_DESCRIPTION("KUnit benchmark for dma-fence-user-fence");
+MODULE_LICENSE("GPL");
