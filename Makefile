@@ -6,6 +6,7 @@
 #   make check           the test gate: everything below
 #   make apply KERNEL=.. apply the series to your kernel git tree as commits
 #   make series          write the patch series to out/series/
+#                        (KERNEL=.. bases it on your tree's HEAD instead)
 #   make bench           benchmark the helper (UML, x86_64); not part of check
 #
 # BASE=6.12 (default) or BASE=6.1 picks Debian's linux-source package.
@@ -54,8 +55,9 @@ apply:
 	$(WB)/setup --packages-only
 	$(WB)/apply-series "$(KERNEL)"
 
-series: tree
-	$(WB)/make-series
+series: setup
+	@if [ -z "$(KERNEL)" ]; then $(WB)/apply-series --workbench; fi
+	KERNEL="$(KERNEL)" $(WB)/make-series
 
 bench: tree
 	@for r in $(BENCH_RUNS); do $(WB)/kunit $$r || true; done; \

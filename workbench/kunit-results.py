@@ -78,17 +78,31 @@ def check_log(run, log_path, kmemleak):
     return "\n".join(verdicts)
 
 
+def skip_reasons(log_path):
+    """The reason KTAP gives for each skipped case: 'ok 3 name # SKIP why'."""
+    try:
+        text = open(log_path, errors="replace").read()
+    except FileNotFoundError:
+        return {}
+    return dict(re.findall(r"ok \d+ (\S+) # SKIP (.+)", text))
+
+
 def main():
     run, json_path, log_path = sys.argv[1:4]
     kmemleak = "--kmemleak=1" in sys.argv[4:]
     verdicts = {"PASS": "pass", "SKIP": "skip"}
+    reasons = skip_reasons(log_path)
     count = 0
     try:
         result = json.load(open(json_path))
         for name, status in leaves(result, [run]):
             count += 1
-            print(f"{verdicts.get(status, 'fail')} {name}"
-                  + ("" if status in verdicts else f": {status}"))
+            detail = ""
+            if status == "SKIP":
+                detail = ": " + reasons.get(name.rsplit("/", 1)[-1], "no reason given")
+            elif status not in verdicts:
+                detail = f": {status}"
+            print(f"{verdicts.get(status, 'fail')} {name}{detail}")
     except (FileNotFoundError, json.JSONDecodeError) as e:
         print(f"fail {run}/kunit.py: no result ({e.__class__.__name__})")
     if count == 0:

@@ -73,6 +73,8 @@
  *   at the largest signalled seqno. No atomic read-modify-write on the target
  *   memory is needed, which write-combined and I/O memory do not offer on
  *   every architecture. A seqno of 0 therefore never changes a location.
+ *   The price is a read of the location per store, an uncached read when
+ *   the location is in I/O memory.
  * - A fence signalled with an error still writes its seqno: the value says
  *   that the fence signalled, not that the work behind it succeeded. The
  *   error is available from the fence and in the trace event.
@@ -222,16 +224,21 @@ static void user_fence_write(struct dma_fence *fence,
 	trace_dma_fence_user_fence_write(fence, user_fence->seqno, old, written);
 }
 
+static void user_fence_release(struct dma_fence_user_fence *user_fence)
+{
+	kmem_cache_free(user_fence_cache, user_fence);
+#ifdef CONFIG_DMABUF_DEBUG
+	atomic_long_dec(&user_fence_pending);
+#endif
+}
+
 static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 {
 	struct dma_fence_user_fence *user_fence =
 		container_of(cb, struct dma_fence_user_fence, cb);
 
 	user_fence_write(fence, user_fence);
-	kmem_cache_free(user_fence_cache, user_fence);
-#ifdef CONFIG_DMABUF_DEBUG
-	atomic_long_dec(&user_fence_pending);
-#endif
+	user_fence_release(user_fence);
 }
 
 /**
@@ -277,10 +284,7 @@ void dma_fence_user_fence_free(struct dma_fence_user_fence *user_fence)
 	if (WARN_ON(user_fence->cb.func))
 		return;
 
-	kmem_cache_free(user_fence_cache, user_fence);
-#ifdef CONFIG_DMABUF_DEBUG
-	atomic_long_dec(&user_fence_pending);
-#endif
+	user_fence_release(user_fence);
 }
 EXPORT_SYMBOL_GPL(dma_fence_user_fence_free);
 

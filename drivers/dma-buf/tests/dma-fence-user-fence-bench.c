@@ -213,12 +213,21 @@ static void empty_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 {
 }
 
-enum round_variant { ROUND_HELPER, ROUND_OPEN, ROUND_FLOOR, NR_ROUND };
+/*
+ * The last two only allocate and free, without a fence: they split what a
+ * round costs into the allocator's part and the rest.
+ */
+enum round_variant {
+	ROUND_HELPER, ROUND_OPEN, ROUND_FLOOR,
+	ROUND_HELPER_ALLOC, ROUND_OPEN_ALLOC, NR_ROUND
+};
 
 static const char *const round_ids[NR_ROUND] = {
 	[ROUND_HELPER] = "round/helper",
 	[ROUND_OPEN] = "round/open-coded",
 	[ROUND_FLOOR] = "round/floor",
+	[ROUND_HELPER_ALLOC] = "round/helper-alloc+free",
+	[ROUND_OPEN_ALLOC] = "round/open-coded-kmalloc+kfree",
 };
 
 /* One timed batch; returns the allocations that failed. */
@@ -262,11 +271,30 @@ static noinline unsigned int round_batch(enum round_variant v,
 			dma_fence_signal(&f[i]);
 		}
 		break;
-	default:
+	case ROUND_FLOOR:
 		for (i = 0; i < ROUND_PER_BATCH; i++) {
 			if (dma_fence_add_callback(&f[i], &cbs[i], empty_cb))
 				empty_cb(&f[i], &cbs[i]);
 			dma_fence_signal(&f[i]);
+		}
+		break;
+	case ROUND_HELPER_ALLOC:
+		for (i = 0; i < ROUND_PER_BATCH; i++) {
+			struct dma_fence_user_fence *uf;
+
+			uf = dma_fence_user_fence_alloc();
+			if (unlikely(!uf))
+				failed++;
+			dma_fence_user_fence_free(uf);
+		}
+		break;
+	default:
+		for (i = 0; i < ROUND_PER_BATCH; i++) {
+			struct open_uf *o = kmalloc(sizeof(*o), GFP_KERNEL);
+
+			if (unlikely(!o))
+				failed++;
+			kfree(o);
 		}
 		break;
 	}
@@ -303,7 +331,7 @@ static void bench_round(struct kunit *test)
 
 			bench_fences_init(f, ROUND_PER_BATCH);
 			failed += round_batch(var, f, cbs, &map, loc, &seq, &ns);
-			if (var != ROUND_FLOOR)
+			if (var == ROUND_HELPER || var == ROUND_OPEN)
 				KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(*loc), seq,
 						    "%s: the last store is missing",
 						    round_ids[var]);
@@ -329,6 +357,12 @@ static void bench_round(struct kunit *test)
 		  "info round: over the floor, the helper adds %s ns per round, the open-coded callback %s ns",
 		  ps_delta(buf[0], s[ROUND_HELPER].median, s[ROUND_FLOOR].median),
 		  ps_delta(buf[1], s[ROUND_OPEN].median, s[ROUND_FLOOR].median));
+	bench_out(test,
+		  "info round: without allocating and freeing, a round costs %s ns with the helper, %s ns open-coded",
+		  ps_delta(buf[0], s[ROUND_HELPER].median,
+			   s[ROUND_HELPER_ALLOC].median),
+		  ps_delta(buf[1], s[ROUND_OPEN].median,
+			   s[ROUND_OPEN_ALLOC].median));
 }
 
 /*
@@ -342,7 +376,7 @@ static void bench_round(struct kunit *test)
  * worker cannot run while we spin, so the signalling thread waits with
  * flush_work(): the figure includes switching to the worker and back.
  */
-#define LAT_PER_BATCH	100
+#define LAT_PER_BATCH	500
 #define LAT_WARMUP	5
 #define LAT_BATCHES	51
 /* Spin this long at most, then flush_work(), and count it. */
@@ -510,11 +544,14 @@ static void bench_scaling(struct kunit *test)
 {
 	const unsigned int nr = ARRAY_SIZE(scale_n);
 	struct dma_fence *f = bench_fences(test, SCALE_MIN_CBS);
-	struct bench_stats s[ARRAY_SIZE(scale_n)];
-	u64 *buf, *v[ARRAY_SIZE(scale_n)], seq = 0, t0, t1, lo = U64_MAX, hi = 0;
+	struct bench_stats s[ARRAY_SIZE(scale_n)], s0;
+	u64 *buf, *v[ARRAY_SIZE(scale_n)], *v0, seq = 0, t0, t1;
+	u64 lo = U64_MAX, hi = 0;
 	unsigned int k, r, i, j, failed = 0, wrong = 0;
 	struct iosys_map map;
 
+	v0 = kunit_kcalloc(test, SCALE_ROUNDS, sizeof(u64), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, v0);
 	buf = kvcalloc(SCALE_MAX_N, sizeof(*buf), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	iosys_map_set_vaddr(&map, buf);
@@ -528,6 +565,15 @@ static void bench_scaling(struct kunit *test)
 
 	/* The sizes take turns, so that drift hits all of them alike. */
 	for (r = 0; r < SCALE_WARMUP + SCALE_ROUNDS; r++) {
+		/* What signalling costs without a callback, per fence. */
+		bench_fences_init(f, SCALE_MIN_CBS);
+		t0 = ktime_get_ns();
+		for (i = 0; i < SCALE_MIN_CBS; i++)
+			dma_fence_signal(&f[i]);
+		t1 = ktime_get_ns();
+		if (r >= SCALE_WARMUP)
+			v0[r - SCALE_WARMUP] = (t1 - t0) * PS_PER_NS / SCALE_MIN_CBS;
+
 		for (k = 0; k < nr; k++) {
 			unsigned int n = scale_n[k];
 			unsigned int fences = max(1U, SCALE_MIN_CBS / n);
@@ -579,9 +625,22 @@ static void bench_scaling(struct kunit *test)
 		lo = min(lo, s[k].median);
 		hi = max(hi, s[k].median);
 	}
+	bench_stats(v0, SCALE_ROUNDS, &s0);
+	bench_row(test, "signal-per-fence/no-callback", "ns/fence", &s0,
+		  SCALE_ROUNDS, SCALE_MIN_CBS);
 	KUNIT_ASSERT_GT(test, lo, 0ULL);
 	bench_target(test, "signal-per-cb/max-vs-min", hi * 1000 / lo, true,
 		     1500);
+	/* The fixed cost of a signal is shared by N: N = 1 carries it all. */
+	lo = U64_MAX;
+	hi = 0;
+	for (k = 1; k < nr; k++) {
+		lo = min(lo, s[k].median);
+		hi = max(hi, s[k].median);
+	}
+	bench_out(test,
+		  "info signal-per-cb: max/min over N >= %u is %llu.%03llu; N = 1 carries the whole fixed cost of one dma_fence_signal(), see signal-per-fence/no-callback",
+		  scale_n[1], MILLI(hi * 1000 / lo));
 }
 
 /* 4. What a pending user fence costs in memory. */
