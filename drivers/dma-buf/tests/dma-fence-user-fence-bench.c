@@ -97,30 +97,45 @@ static void bench_stats(u64 *v, unsigned int n, struct bench_stats *s)
 	s->median = n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* ps as "123.4": ns with one decimal */
-#define NS(ps)		(ps) / PS_PER_NS, (ps) % PS_PER_NS / 100
+#define NUM_LEN		24
+
+/* @ps as ns with one decimal, "123.4", in @buf of NUM_LEN */
+static const char *ns(char *buf, u64 ps)
+{
+	snprintf(buf, NUM_LEN, "%llu.%llu", ps / PS_PER_NS,
+		 ps % PS_PER_NS / 100);
+	return buf;
+}
+
+/* @a - @b in ps, as signed ns with one decimal, in @buf of NUM_LEN */
+static const char *ps_delta(char *buf, u64 a, u64 b)
+{
+	u64 d = a >= b ? a - b : b - a;
+
+	snprintf(buf, NUM_LEN, "%s%llu.%llu", a >= b ? "" : "-",
+		 d / PS_PER_NS, d % PS_PER_NS / 100);
+	return buf;
+}
+
+/* A ratio in thousandths as "1.034", in @buf of NUM_LEN */
+static const char *milli(char *buf, u64 m)
+{
+	snprintf(buf, NUM_LEN, "%llu.%03llu", m / 1000, m % 1000);
+	return buf;
+}
 
 static void bench_row(struct kunit *test, const char *id, const char *unit,
 		      const struct bench_stats *s, unsigned int batches,
 		      unsigned int per_batch)
 {
+	char b[5][NUM_LEN];
+
 	bench_out(test,
-		  "row %s median=%llu.%llu p10=%llu.%llu p90=%llu.%llu min=%llu.%llu max=%llu.%llu unit=%s batches=%u per_batch=%u",
-		  id, NS(s->median), NS(s->p10), NS(s->p90), NS(s->min),
-		  NS(s->max), unit, batches, per_batch);
+		  "row %s median=%s p10=%s p90=%s min=%s max=%s unit=%s batches=%u per_batch=%u",
+		  id, ns(b[0], s->median), ns(b[1], s->p10), ns(b[2], s->p90),
+		  ns(b[3], s->min), ns(b[4], s->max), unit, batches,
+		  per_batch);
 }
-
-/* @a - @b in ps, as signed ns with one decimal, in @buf */
-static const char *ps_delta(char *buf, u64 a, u64 b)
-{
-	u64 d = a >= b ? a - b : b - a;
-
-	snprintf(buf, 24, "%s%llu.%llu", a >= b ? "" : "-", NS(d));
-	return buf;
-}
-
-/* A ratio in thousandths as "1.034" */
-#define MILLI(m)	(m) / 1000, (m) % 1000
 
 static void bench_target(struct kunit *test, const char *id, u64 value_milli,
 			 bool at_most, u64 limit_milli)
@@ -129,22 +144,21 @@ static void bench_target(struct kunit *test, const char *id, u64 value_milli,
 			     value_milli >= limit_milli;
 	u64 miss = at_most ? value_milli - limit_milli :
 			     limit_milli - value_milli;
-	char pct[32] = "";
+	char b[3][NUM_LEN], pct[32] = "";
 
 	if (met) {
-		bench_out(test, "target %s value=%llu.%03llu limit=%s%llu.%03llu MET",
-			  id, MILLI(value_milli), at_most ? "<=" : ">=",
-			  MILLI(limit_milli));
+		bench_out(test, "target %s value=%s limit=%s%s MET", id,
+			  milli(b[0], value_milli), at_most ? "<=" : ">=",
+			  milli(b[1], limit_milli));
 		return;
 	}
 	if (limit_milli)
 		snprintf(pct, sizeof(pct), " (%llu.%llu%% of the limit)",
 			 miss * 100 / limit_milli,
 			 miss * 1000 / limit_milli % 10);
-	bench_out(test,
-		  "target %s value=%llu.%03llu limit=%s%llu.%03llu MISSED by=%llu.%03llu%s",
-		  id, MILLI(value_milli), at_most ? "<=" : ">=",
-		  MILLI(limit_milli), MILLI(miss), pct);
+	bench_out(test, "target %s value=%s limit=%s%s MISSED by=%s%s", id,
+		  milli(b[0], value_milli), at_most ? "<=" : ">=",
+		  milli(b[1], limit_milli), milli(b[2], miss), pct);
 }
 
 /* What was measured: the kernel, and the options that would skew it. */
@@ -311,7 +325,7 @@ static void bench_round(struct kunit *test)
 	u64 *loc, *v[NR_ROUND], seq = 0, ns;
 	struct iosys_map map;
 	unsigned int b, k, failed = 0;
-	char buf[2][24];
+	char buf[2][NUM_LEN];
 
 	cbs = kunit_kcalloc(test, ROUND_PER_BATCH, sizeof(*cbs), GFP_KERNEL);
 	loc = kunit_kzalloc(test, sizeof(*loc), GFP_KERNEL);
@@ -548,6 +562,7 @@ static void bench_scaling(struct kunit *test)
 	u64 *buf, *v[ARRAY_SIZE(scale_n)], *v0, seq = 0, t0, t1;
 	u64 lo = U64_MAX, hi = 0;
 	unsigned int k, r, i, j, failed = 0, wrong = 0;
+	char b[NUM_LEN];
 	struct iosys_map map;
 
 	v0 = kunit_kcalloc(test, SCALE_ROUNDS, sizeof(u64), GFP_KERNEL);
@@ -639,8 +654,8 @@ static void bench_scaling(struct kunit *test)
 		hi = max(hi, s[k].median);
 	}
 	bench_out(test,
-		  "info signal-per-cb: max/min over N >= %u is %llu.%03llu; N = 1 carries the whole fixed cost of one dma_fence_signal(), see signal-per-fence/no-callback",
-		  scale_n[1], MILLI(hi * 1000 / lo));
+		  "info signal-per-cb: max/min over N >= %u is %s; N = 1 carries the whole fixed cost of one dma_fence_signal(), see signal-per-fence/no-callback",
+		  scale_n[1], milli(b, hi * 1000 / lo));
 }
 
 /* 4. What a pending user fence costs in memory. */
@@ -803,7 +818,8 @@ static void bench_allocations(struct kunit *test)
 #else
 static void bench_allocations(struct kunit *test)
 {
-	kunit_skip(test, "needs CONFIG_TRACEPOINTS (e.g. CONFIG_FTRACE=y and CONFIG_ENABLE_DEFAULT_TRACERS=y) to count allocations");
+	kunit_skip(test,
+		   "needs CONFIG_TRACEPOINTS (e.g. FTRACE and ENABLE_DEFAULT_TRACERS) to count allocations");
 }
 #endif
 
