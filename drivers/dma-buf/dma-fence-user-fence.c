@@ -379,7 +379,7 @@ static int __init dma_fence_user_fence_init(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(user_fence_locks); i++)
+	for (i = 0; i < (1 << USER_FENCE_LOCK_BITS); i++)
 		spin_lock_init(&user_fence_locks[i].lock);
 
 	user_fence_cache = KMEM_CACHE(dma_fence_user_fence, SLAB_PANIC);
