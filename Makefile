@@ -20,7 +20,7 @@ WB := workbench
 CHECK_RUNS := um x86_64 i386
 CHECK_STATIC := mutants static
 
-# What `make bench` runs: a benchmark, not a gate (see workbench/bench.md).
+# What `make bench` runs: a benchmark, not a gate (see the benchmark section of README.md).
 BENCH_RUNS := bench-um bench-x86_64
 
 .PHONY: all check setup tree kunit-% static mutants apply series bench help
