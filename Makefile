@@ -17,7 +17,7 @@ export BASE
 WB := workbench
 
 # What `make check` runs, in order; each leaves a ledger in the cache.
-CHECK_RUNS := um x86_64 i386
+CHECK_RUNS := um um-nodebug x86_64 i386
 CHECK_STATIC := mutants static
 
 # What `make bench` runs: a benchmark, not a gate (see the benchmark section of README.md).
