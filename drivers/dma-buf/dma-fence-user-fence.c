@@ -166,7 +166,7 @@ static u64 user_fence_load(const struct iosys_map *map)
 
 static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 {
-	size_t lo = user_fence_lo_offset(map);
+	size_t lo;
 
 	/* Make earlier writes visible to a device before the seqno. */
 	if (!map->is_iomem)
@@ -184,6 +184,7 @@ static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 	 * are equal and one store suffices, or the intermediate value
 	 * (old.high, seqno.low) is below seqno and releases nobody early.
 	 */
+	lo = user_fence_lo_offset(map);
 	iosys_map_wr(map, lo, u32, lower_32_bits(seqno));
 	if (upper_32_bits(old) == upper_32_bits(seqno))
 		return;
@@ -379,6 +380,10 @@ static int __init dma_fence_user_fence_init(void)
 {
 	unsigned int i;
 
+	/*
+	 * Initialised here rather than statically so that the locks share one
+	 * lockdep class: a static initialiser would make each its own class.
+	 */
 	for (i = 0; i < (1 << USER_FENCE_LOCK_BITS); i++)
 		spin_lock_init(&user_fence_locks[i].lock);
 
