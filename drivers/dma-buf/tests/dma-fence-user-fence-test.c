@@ -510,17 +510,25 @@ struct stress {
 	struct dma_fence_user_fence *uf[2];
 	bool signal_both;
 	unsigned long wrong;
+	int first_wrong;
+	u64 first_wrong_value;
 	unsigned long alloc_failed;
 	struct completion done[2];
 };
 
-/* Wait for the other thread; orders everything before it against after. */
+/*
+ * Wait for the other thread; orders everything before it against after.
+ * The spin yields when asked to, so that a slow partner (preempted, or
+ * waiting for work queued on this CPU) neither stalls RCU nor deadlocks.
+ */
 static void stress_barrier(struct stress *st, int *n)
 {
 	*n += 2;
 	atomic_inc_return(&st->arrived);
-	while (atomic_read_acquire(&st->arrived) < *n)
+	while (atomic_read_acquire(&st->arrived) < *n) {
+		cond_resched();
 		cpu_relax();
+	}
 }
 
 static struct dma_fence *stress_fence(void)
@@ -565,7 +573,7 @@ static int stress_thread0(void *arg)
 	for (r = 0; r < STRESS_ROUNDS; r++) {
 		struct iosys_map loc = IOSYS_MAP_INIT_OFFSET(&st->map,
 				(r % STRESS_LOCS) * sizeof(u64));
-		u64 seqno = 2 * (u64)r + 2;
+		u64 seqno = 2 * (u64)r + 2, value;
 		bool ok = stress_prepare(st);
 
 		st->signal_both = r & 1;
@@ -589,8 +597,11 @@ static int stress_thread0(void *arg)
 
 		if (!ok)
 			continue;
-		if (iosys_map_rd(&loc, 0, u64) != seqno)
-			st->wrong++;
+		value = iosys_map_rd(&loc, 0, u64);
+		if (value != seqno && !st->wrong++) {
+			st->first_wrong = r;
+			st->first_wrong_value = value;
+		}
 		if (!st->signal_both) {
 			dma_fence_user_fence_free(st->uf[1]);
 			dma_fence_signal(st->fence[1]);
@@ -665,7 +676,10 @@ static void test_stress_two_cpus(struct kunit *test)
 
 	kunit_info(test, "%d rounds on CPUs %d and %d, %lu allocation failures\n",
 		   STRESS_ROUNDS, cpu[0], cpu[1], st->alloc_failed);
-	KUNIT_EXPECT_EQ(test, st->wrong, 0UL);
+	KUNIT_EXPECT_EQ_MSG(test, st->wrong, 0UL,
+			    "first in round %d: read %llu, expected %llu",
+			    st->first_wrong, st->first_wrong_value,
+			    2 * (u64)st->first_wrong + 2);
 	KUNIT_EXPECT_EQ(test, st->alloc_failed, 0UL);
 	for (i = 0; i < STRESS_LOCS; i++)
 		KUNIT_EXPECT_EQ_MSG(test, st->buf[i],
