@@ -18,12 +18,12 @@ WB := workbench
 
 # What `make check` runs, in order; each leaves a ledger in the cache.
 CHECK_RUNS := um um-nodebug x86_64 i386
-CHECK_STATIC := mutants static
+CHECK_STATIC := mutants static tooling
 
 # What `make bench` runs: a benchmark, not a gate (see the benchmark section of README.md).
 BENCH_RUNS := bench-um bench-x86_64
 
-.PHONY: all check setup tree kunit-% static mutants apply series bench help
+.PHONY: all check setup tree kunit-% static mutants tooling apply series bench help
 
 all: tree
 	$(WB)/kunit um; $(WB)/summary um
@@ -33,6 +33,7 @@ check: tree
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || rc=1; done; \
 	$(WB)/mutants || rc=1; \
 	$(WB)/static || rc=1; \
+	$(WB)/tooling || rc=1; \
 	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC)
 
 setup:
@@ -49,6 +50,9 @@ static: tree
 
 mutants: tree
 	$(WB)/mutants; $(WB)/summary mutants
+
+tooling: tree
+	$(WB)/tooling; $(WB)/summary tooling
 
 apply:
 	@test -n "$(KERNEL)" || { echo "usage: make apply KERNEL=<path to a kernel git tree>" >&2; exit 2; }
