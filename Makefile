@@ -28,12 +28,13 @@ BENCH_RUNS := bench-um bench-x86_64
 all: tree
 	$(WB)/kunit um; $(WB)/summary um
 
+# Each check records its own failures, a check that stops early included
+# (workbench/lib.sh); the summary's exit status is the verdict.
 check: tree
-	@rc=0; \
-	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || rc=1; done; \
-	$(WB)/mutants || rc=1; \
-	$(WB)/static || rc=1; \
-	$(WB)/tooling || rc=1; \
+	@for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
+	$(WB)/mutants || true; \
+	$(WB)/static || true; \
+	$(WB)/tooling || true; \
 	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC)
 
 setup:

@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	/*
 	 * Forget what boot leaked or seemed to: scan, then clear, so only the
 	 * suite's leaks count. (6.1's ACPI early caches turn up only later;
-	 * workbench/kunit-results.py sets apart objects allocated by pid 0.)
+	 * workbench/kunit-results.py sets apart objects allocated in
+	 * start_kernel, by pid 0 before the first initcall.)
 	 */
 	put(DEBUGFS "/kmemleak", "scan");
 	put(DEBUGFS "/kmemleak", "clear");

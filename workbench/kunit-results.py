@@ -38,22 +38,32 @@ def leaves(group, path):
         yield from leaves(sub, here)
 
 
+# A kmemleak report as 6.1 and 6.12 print it: 6.12 adds "(crc ...)" to the
+# backtrace line and leaves out the "[<address>]" before each frame.
 KMEMLEAK_REPORT = re.compile(
     r"unreferenced object (0x[0-9a-f]+) \(size \d+\):\n"
-    r"\s+comm \"([^\"]*)\", pid (\d+)[\s\S]*?backtrace:\n((?:[ \t]+\[<.*\n?)*)")
+    r"[ \t]+comm \"([^\"]*)\", pid (\d+)[^\n]*\n"
+    r"(?:(?!unreferenced object)[^\n]*\n)*?"
+    r"[ \t]+backtrace(?: \(crc [0-9a-f]+\))?:\n"
+    r"((?:[ \t]+\S.*\n?)*)")
+FRAME = re.compile(r"^[ \t]+(?:\[<[^>]*>\] )?(\S+)", re.M)
 ALLOCATOR_FRAME = re.compile(r"kmem_cache|kmalloc|kzalloc|kstrdup|slab|kmemleak")
+# On the stack of an interrupt that hit the boot CPU's idle task.
+IDLE_FRAMES = {"rest_init", "arch_call_rest_init", "cpu_startup_entry", "do_idle"}
 
 
 def kmemleak_reports(text):
     """(address, from_start_kernel, caller) of each kmemleak report in text.
-    from_start_kernel: allocated by pid 0 with start_kernel on the stack,
-    that is during boot before the first initcall (not in an interrupt that
-    hit the idle task later)."""
+    from_start_kernel: allocated by swapper/0, pid 0, with start_kernel on
+    the stack and not the idle loop, that is during boot before the first
+    initcall (not in an interrupt that hit the idle task later)."""
     for m in KMEMLEAK_REPORT.finditer(text):
-        frames = [f.split("+")[0] for f in re.findall(r"\] (\S+)", m.group(4))]
+        frames = [f.split("+")[0] for f in FRAME.findall(m.group(4))]
         caller = next((f for f in frames if not ALLOCATOR_FRAME.search(f)),
                       frames[0] if frames else "?")
-        yield m.group(1), int(m.group(3)) == 0 and "start_kernel" in frames, caller
+        at_boot = (m.group(2) == "swapper/0" and int(m.group(3)) == 0 and
+                   "start_kernel" in frames and not IDLE_FRAMES & set(frames))
+        yield m.group(1), at_boot, caller
 
 
 def check_kmemleak(run, text):

@@ -5,6 +5,7 @@
 # to $RESULTS/<check>.txt; workbench/summary prints the closing line from them.
 
 set -euo pipefail
+shopt -s inherit_errexit
 
 WB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BASE=${BASE:-6.12}
@@ -31,10 +32,35 @@ record() {
 	esac
 }
 
-# start_check CHECK: forget the results of an earlier run of CHECK
+# start_check CHECK: forget the results of an earlier run of CHECK. From
+# here on, a script that stops with a non-zero status without having
+# recorded a failure (set -e, a crash) gets one, so that `make check`
+# cannot pass a check that did not run to its end.
 start_check() {
 	mkdir -p "$RESULTS"
 	rm -f "$RESULTS/$1.txt"
+	WB_CHECK=$1
+}
+
+# Commands for the EXIT trap, run before the check above: WB_EXIT_HOOKS+=(cmd)
+WB_EXIT_HOOKS=()
+wb_exit() {
+	local status=$? hook
+	for hook in "${WB_EXIT_HOOKS[@]}"; do
+		eval "$hook" || true
+	done
+	if [ -n "${WB_CHECK:-}" ] && [ "$status" -ne 0 ] &&
+	   ! grep -q '^fail ' "$RESULTS/$WB_CHECK.txt" 2>/dev/null; then
+		record fail "$WB_CHECK" "$WB_CHECK" \
+			"stopped with exit status $status before it recorded a result"
+	fi
+	exit "$status"
+}
+trap wb_exit EXIT
+
+# The numbered patches of a format-patch directory, cover letter left out.
+series_patches() {
+	ls "$1"/[0-9][0-9][0-9][0-9]-*.patch | grep -v '/0000-'
 }
 
 need_tree() {
