@@ -58,6 +58,16 @@ wb_exit() {
 }
 trap wb_exit EXIT
 
+# The series/ directories of the patches that are mailed and applied to a
+# KERNEL= tree; those with a "local" file (the benchmark) are the
+# workbench's own and go only into its cached tree.
+exported_patches() {
+	local p
+	for p in "$WB_ROOT"/series/[0-9]*/; do
+		[ -e "$p/local" ] || echo "$p"
+	done
+}
+
 # The numbered patches of a format-patch directory, cover letter left out.
 series_patches() {
 	ls "$1"/[0-9][0-9][0-9][0-9]-*.patch | grep -v '/0000-'
