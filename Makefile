@@ -9,9 +9,9 @@
 #                        (KERNEL=.. bases it on your tree's HEAD instead)
 #   make bench           benchmark the helper (UML, x86_64); not part of check
 #
-# BASE=6.12 (default) or BASE=6.1 picks Debian's linux-source package.
+# BASE=7.3, 6.12 or 6.1 picks Debian's linux-source package; without it,
+# the newest that Debian's unstable and trixie-backports suites carry.
 
-BASE ?= 6.12
 export BASE
 
 WB := workbench

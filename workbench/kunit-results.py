@@ -144,7 +144,7 @@ def skip_reasons(log_path):
         text = open(log_path, errors="replace").read()
     except FileNotFoundError:
         return {}
-    return dict(re.findall(r"ok \d+ (\S+) # SKIP (.+)", text))
+    return dict(re.findall(r"ok \d+ (.+?) # SKIP (.+)", text))
 
 
 def main():

@@ -8,8 +8,17 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 WB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BASE=${BASE:-6.12}
 WB_CACHE=${WB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dma-fence-user-fence}
+# BASE is the linux-source-BASE package the series is applied to. Unset, it
+# is the newest one Debian's unstable and trixie-backports suites carry, as
+# workbench/setup found it (it writes $WB_CACHE/default-base).
+BASE_DEFAULT=0
+if [ -z "${BASE:-}" ]; then
+	BASE_DEFAULT=1
+	BASE=$(cat "$WB_CACHE/default-base" 2>/dev/null || true)
+fi
+# The long-term trees of Debian 12, from the machine's own apt sources.
+WB_LTS_BASES="6.12 6.1"
 TREE=$WB_CACHE/trees/$BASE
 BUILD=$WB_CACHE/build/$BASE
 RESULTS=$WB_CACHE/results/$BASE
@@ -74,6 +83,7 @@ series_patches() {
 }
 
 need_tree() {
+	[ -n "$BASE" ] || die "no default base chosen yet; run 'make' (or 'make BASE=6.12') first"
 	[ -e "$TREE/.workbench-series" ] ||
 		die "no patched tree at $TREE; run 'make BASE=$BASE' first"
 }
@@ -81,6 +91,60 @@ need_tree() {
 # The compiler for kernel builds, through ccache when it is there.
 wb_cc() {
 	if command -v ccache >/dev/null; then echo "ccache ${1:-gcc}"; else echo "${1:-gcc}"; fi
+}
+
+# The Debian mirror the machine's own apt sources name for its main suite
+# (deb822 .sources or one-line sources.list); WB_DEBIAN_MIRROR overrides it.
+debian_mirror() {
+	local uri
+	if [ -n "${WB_DEBIAN_MIRROR:-}" ]; then
+		echo "$WB_DEBIAN_MIRROR"
+		return
+	fi
+	uri=$(awk '
+		/^URIs:/ { u = $2 }
+		/^Suites:/ { for (i = 2; i <= NF; i++) if ($i !~ /-(security|updates|backports)$/) s = 1 }
+		/^$/ { if (u && s && !found) { print u; found = 1 } u = ""; s = 0 }
+		END { if (u && s && !found) print u }
+	' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n 1)
+	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $0 !~ /security/ {
+			for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+		/etc/apt/sources.list 2>/dev/null)
+	[ -n "$uri" ] || die "cannot tell which Debian mirror this machine uses; set WB_DEBIAN_MIRROR=http://deb.debian.org/debian"
+	echo "${uri%/}"
+}
+
+# The suites newer kernel sources and herdtools7 come from, and apt with a
+# state of its own under the cache: the machine's sources, lists and
+# installed packages are never touched (the .debs are unpacked, not installed).
+WB_NEW_SUITES=${WB_NEW_SUITES:-"unstable trixie-backports"}
+WB_APT=$WB_CACHE/apt
+wb_apt() {
+	local cmd=$1; shift
+	"$cmd" -q -o Dir::Etc::SourceList="$WB_APT/sources.list" \
+		-o Dir::Etc::SourceParts="$WB_APT/empty" -o Dir::Etc::Preferences="$WB_APT/empty/none" \
+		-o Dir::Etc::PreferencesParts="$WB_APT/empty" -o Dir::State::Lists="$WB_APT/lists" \
+		-o Dir::Cache="$WB_APT/cache" -o Debug::NoLocking=1 \
+		-o APT::Sandbox::User=root "$@"
+}
+
+# wb_apt_update: (re)read the new suites' indexes, at most once an hour.
+wb_apt_update() {
+	local mirror suite stamp=$WB_APT/lists/.updated
+	if [ -f "$stamp" ] && [ -z "$(find "$stamp" -mmin +60)" ]; then
+		return 0
+	fi
+	mirror=$(debian_mirror)
+	mkdir -p "$WB_APT/lists/partial" "$WB_APT/cache/archives/partial" "$WB_APT/empty"
+	: >"$WB_APT/sources.list"
+	for suite in $WB_NEW_SUITES; do
+		printf 'deb%s [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+			"" "$mirror" "$suite" "-src" "$mirror" "$suite" >>"$WB_APT/sources.list"
+	done
+	say "reading the package indexes of $WB_NEW_SUITES from $mirror (private apt state in $WB_APT)"
+	wb_apt apt-get update >"$WB_APT/update.log" 2>&1 ||
+		die "apt-get update of $WB_NEW_SUITES from $mirror failed, see $WB_APT/update.log; without network access, copy a cache from a machine that has one (WB_CACHE)"
+	touch "$stamp"
 }
 
 # QEMU runs are emulated (TCG) unless WB_KVM=1: /dev/kvm exists on the

@@ -16,9 +16,12 @@
 #include <linux/hash.h>
 #include <linux/init.h>
 #include <linux/iosys-map.h>
+#include <linux/kref.h>
 #include <linux/printk.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+
+#include <asm/byteorder.h>
 
 #define CREATE_TRACE_POINTS
 #include <trace/events/dma_fence_user_fence.h>
@@ -38,46 +41,68 @@
  * Use:
  *
  * 1. dma_fence_user_fence_alloc() where allocating is allowed, before the
- *    driver enters a fence signalling critical section.
- * 2. dma_fence_user_fence_attach() with the fence, the location and the
+ *    driver enters a fence signalling critical section. It takes over a
+ *    reference the caller holds on the memory of the location.
+ * 2. dma_fence_user_fence_check_map() on a location derived from userspace
+ *    input, where an error can still be returned to userspace.
+ * 3. dma_fence_user_fence_attach() with the fence, the location and the
  *    seqno. It cannot fail and it never allocates; the user fence belongs to
- *    the helper from then on and is freed by it after the write.
- * 3. dma_fence_user_fence_free() only for a user fence that was never
+ *    the helper from then on.
+ * 4. dma_fence_user_fence_free() only for a user fence that was never
  *    attached, on an error path.
  *
- * The caller guarantees that the memory behind the map stays valid and mapped
- * at the same address until the fence has signalled. A driver usually gets
- * this by adding the fence to the &dma_resv of the buffer object that holds
- * the location, with DMA_RESV_USAGE_BOOKKEEP, before the buffer could be
- * moved or unmapped, so that eviction waits for the fence.
+ * Lifetime: the memory behind the location must stay valid, and mapped at
+ * the same kernel address, until the helper drops the reference it was given
+ * (calls the release function passed to dma_fence_user_fence_alloc()). The
+ * fence being signalled is not enough: dma_fence_signal() marks the fence
+ * signalled before it runs the callbacks, so dma_fence_is_signaled(),
+ * dma_fence_wait() and dma_resv_wait_timeout() may report the fence done
+ * while the store is still to come. The reference is dropped exactly once:
+ * after the store (or after deciding not to store, see below), when attach
+ * refuses its input, or by dma_fence_user_fence_free(). The release function
+ * may be called in any context, hard interrupt and the fence's lock included,
+ * so it must not sleep nor take the fence's lock; what it cannot do there it
+ * defers, for example to a workqueue. Without a reference (NULL), the memory
+ * must outlive every fence it is attached to until dma_fence_signal() of that
+ * fence has returned, which only the signaller of a fence can know.
  *
- * What a waiter may rely on:
+ * What the value means: one location is one timeline. The seqno is stored
+ * only if it is larger than the value at the location, under a lock hashed
+ * on its address, so the value is the largest seqno whose fence has
+ * signalled, and a location that already holds the seqno or a larger value
+ * is left as it is. If the fences attached to one location signal in the
+ * order of their seqnos, as the points of a &dma_fence_chain do, the value v
+ * means that every user fence on the location with a seqno up to v has
+ * signalled. Fences that can signal out of order do not give that meaning:
+ * the value then says only that the fence of v has signalled. Attach
+ * timeline points, not the fences of independent jobs.
  *
- * - Never early. The value is written after the fence is signalled: the
- *   store is issued from the fence's callback, after
- *   DMA_FENCE_FLAG_SIGNALED_BIT was set with a fully ordered atomic. A CPU
- *   reader that sees the value and then issues smp_rmb() (or reads with
- *   smp_load_acquire()) sees the fence signalled and everything the
- *   signalling CPU wrote before dma_fence_signal(). For a device reading
- *   system memory the helper issues dma_wmb() before the store; the I/O
- *   accessors order I/O stores after earlier memory writes themselves.
- * - Never torn into a larger value. On 64-bit kernels the value is stored
- *   with one 64-bit access (WRITE_ONCE() or writeq()). A 32-bit kernel has
- *   no such store, so the helper writes the low word first and the high word
- *   last, with a write barrier between them: every value a reader can see
- *   during the update is at most the new seqno. A 32-bit CPU reader must
- *   read high, low, high and retry if the two high words differ.
- * - Never stranded. The location only moves up: a seqno is stored only if it
- *   is larger than the current value, under a lock hashed on the address,
- *   so user fences on one location whose fences signal out of order leave it
- *   at the largest signalled seqno. No atomic read-modify-write on the target
- *   memory is needed, which write-combined and I/O memory do not offer on
- *   every architecture. A seqno of 0 therefore never changes a location.
- *   The price is a read of the location per store, an uncached read when
- *   the location is in I/O memory.
- * - A fence signalled with an error still writes its seqno: the value says
- *   that the fence signalled, not that the work behind it succeeded. The
- *   error is available from the fence and in the trace event.
+ * The value is stored little-endian, in system and in I/O memory, as devices
+ * and the I/O accessors expect it; a CPU reader on a big-endian kernel
+ * converts it with le64_to_cpu().
+ *
+ * What a reader may conclude when it sees the value:
+ *
+ * - A CPU reading system memory that sees the value and then issues
+ *   smp_rmb() (or reads with smp_load_acquire()) sees the fence signalled,
+ *   and everything the signalling CPU wrote before it signalled the fence.
+ *   This holds whether the value was stored by the fence's callback or by
+ *   dma_fence_user_fence_attach() for a fence that had signalled already.
+ * - A CPU reading I/O memory reads the value with readq(), or issues rmb()
+ *   after a raw read: smp_rmb() does not order reads from I/O memory.
+ * - A 32-bit kernel has no single 64-bit store, so the helper stores the low
+ *   word first and the high word last, with a write barrier between them. A
+ *   32-bit reader reads the high word, the low word and the high word again,
+ *   and retries if the two high words differ. While the high word changes
+ *   it can see a value below the previous one for a moment, never one above
+ *   the new seqno.
+ * - Before the store the helper issues wmb(), so that the CPU's earlier
+ *   writes, write-combined ones to system or I/O memory included, reach
+ *   memory before the seqno does for a device that reads it.
+ *
+ * A fence signalled with an error still writes its seqno: the value says that
+ * the fence signalled, not that the work behind it succeeded. The error is
+ * available from the fence and in the trace event.
  *
  * What the helper cannot guarantee: it serialises only its own writers that
  * use the same kernel address. A location that is lowered by somebody else,
@@ -89,17 +114,17 @@
  * for a new one that starts lower is counted too: the helper cannot tell the
  * two apart, which is why this is a debug count and not a warning.
  *
- * Bad input is rejected with a WARN and no write: a NULL fence or map, a
- * location that is not 8-byte aligned, and a user fence that is attached
- * while still pending from an earlier attach. Attaching a user fence after
- * its write has happened is a use after free, which KASAN reports.
+ * Bad input: dma_fence_user_fence_check_map() returns -EINVAL for a
+ * location that is NULL or not 8-byte aligned. Attaching such a location, a
+ * NULL fence, or a user fence that is already attached is a programming
+ * error: a WARN, and nothing is stored.
  */
 
 /**
  * struct dma_fence_user_fence - a pending seqno write
  *
- * Allocated with dma_fence_user_fence_alloc(); 48 bytes on 64-bit, in a
- * cache of its own so that no slab rounding is wasted.
+ * Allocated with dma_fence_user_fence_alloc(); 64 bytes on 64-bit, in a
+ * cache of its own.
  */
 struct dma_fence_user_fence {
 	/** @cb: fence callback; @cb.func is NULL until the user fence is attached */
@@ -108,11 +133,15 @@ struct dma_fence_user_fence {
 	struct iosys_map map;
 	/** @seqno: the value to store */
 	u64 seqno;
+	/** @storage: the caller's reference on the memory behind @map, or NULL */
+	struct kref *storage;
+	/** @release: drops @storage */
+	void (*release)(struct kref *storage);
 };
 
 /* What a pending user fence costs; its cache adds no rounding on top. */
 static_assert(!IS_ENABLED(CONFIG_64BIT) ||
-	      sizeof(struct dma_fence_user_fence) == 48);
+	      sizeof(struct dma_fence_user_fence) == 64);
 
 #define USER_FENCE_LOCK_BITS	6
 
@@ -144,35 +173,50 @@ static const void *user_fence_addr(const struct iosys_map *map)
 }
 
 /*
- * Offsets of the two halves of the u64 for a 32-bit kernel. iosys_map_wr()
- * stores a u64 in I/O memory in little-endian order (writeq()), in system
- * memory in CPU order; the halves follow the same layout.
+ * The value is little-endian in memory. The I/O accessors behind
+ * iosys_map_rd() and iosys_map_wr() read and write I/O memory that way;
+ * system memory is accessed in CPU order and converted here.
  */
-static size_t user_fence_lo_offset(const struct iosys_map *map)
-{
-	return map->is_iomem || !IS_ENABLED(CONFIG_CPU_BIG_ENDIAN) ? 0 : 4;
-}
-
 static u64 user_fence_load(const struct iosys_map *map)
 {
-	size_t lo = user_fence_lo_offset(map);
+	u32 lo, hi;
 
-	if (IS_ENABLED(CONFIG_64BIT))
-		return iosys_map_rd(map, 0, u64);
+	if (IS_ENABLED(CONFIG_64BIT)) {
+		u64 v = iosys_map_rd(map, 0, u64);
 
-	return (u64)iosys_map_rd(map, 4 - lo, u32) << 32 |
-	       iosys_map_rd(map, lo, u32);
+		return map->is_iomem ? v : le64_to_cpu((__force __le64)v);
+	}
+
+	lo = iosys_map_rd(map, 0, u32);
+	hi = iosys_map_rd(map, 4, u32);
+	if (!map->is_iomem) {
+		lo = le32_to_cpu((__force __le32)lo);
+		hi = le32_to_cpu((__force __le32)hi);
+	}
+	return (u64)hi << 32 | lo;
+}
+
+static void user_fence_store32(const struct iosys_map *map, size_t offset,
+			       u32 v)
+{
+	if (!map->is_iomem)
+		v = (__force u32)cpu_to_le32(v);
+	iosys_map_wr(map, offset, u32, v);
 }
 
 static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 {
-	size_t lo;
-
-	/* Make earlier writes visible to a device before the seqno. */
-	if (!map->is_iomem)
-		dma_wmb();
+	/*
+	 * Everything this CPU wrote before the store, write-combined writes to
+	 * system or I/O memory included, reaches memory before the seqno: for
+	 * a device that reads the value, and for a CPU that reads it and then
+	 * issues rmb() or smp_rmb().
+	 */
+	wmb();
 
 	if (IS_ENABLED(CONFIG_64BIT)) {
+		if (!map->is_iomem)
+			seqno = (__force u64)cpu_to_le64(seqno);
 		iosys_map_wr(map, 0, u64, seqno);
 		return;
 	}
@@ -184,12 +228,11 @@ static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 	 * are equal and one store suffices, or the intermediate value
 	 * (old.high, seqno.low) is below seqno and releases nobody early.
 	 */
-	lo = user_fence_lo_offset(map);
-	iosys_map_wr(map, lo, u32, lower_32_bits(seqno));
+	user_fence_store32(map, 0, lower_32_bits(seqno));
 	if (upper_32_bits(old) == upper_32_bits(seqno))
 		return;
-	wmb();	/* the low word lands before the high word, for any reader */
-	iosys_map_wr(map, 4 - lo, u32, upper_32_bits(seqno));
+	wmb();	/* low word before high word: pairs with high-low-high reads */
+	user_fence_store32(map, 4, upper_32_bits(seqno));
 }
 
 static void user_fence_write(struct dma_fence *fence,
@@ -225,12 +268,23 @@ static void user_fence_write(struct dma_fence *fence,
 	trace_dma_fence_user_fence_write(fence, user_fence->seqno, old, written);
 }
 
+/* Free the user fence, then hand the memory of its location back. */
 static void user_fence_release(struct dma_fence_user_fence *user_fence)
 {
+	struct kref *storage = user_fence->storage;
+	void (*release)(struct kref *storage) = user_fence->release;
+
 	kmem_cache_free(user_fence_cache, user_fence);
 #ifdef CONFIG_DMABUF_DEBUG
 	atomic_long_dec(&user_fence_pending);
 #endif
+	/*
+	 * Last, after the store: from here on the caller may free the memory.
+	 * kref_put() orders the store before the decrement, and whoever drops
+	 * the last reference frees only after it (UF-release+kref.litmus).
+	 */
+	if (storage)
+		kref_put(storage, release);
 }
 
 static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
@@ -244,22 +298,40 @@ static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 
 /**
  * dma_fence_user_fence_alloc() - allocate a user fence
+ * @storage: a reference on the memory that will hold the location, or NULL
+ * @release: drops @storage; NULL if and only if @storage is NULL
  *
  * Allocate the memory for one dma_fence_user_fence_attach() up front, so that
  * attaching never allocates. Call it outside of any fence signalling critical
  * section, before the fence the user fence will be attached to is published.
  *
+ * On success the user fence owns the caller's reference @storage and drops it
+ * with kref_put(@storage, @release) once it is done with the memory: after
+ * its store, or when it is freed unattached. @release may then run in any
+ * context, including hard interrupt context with the fence's lock held, see
+ * "user fence" above. On failure the caller keeps its reference.
+ *
  * Context: Process context; may sleep.
- * Return: a new user fence, or NULL if out of memory.
+ * Return: a new user fence, or NULL if out of memory, or with a WARN if only
+ * one of @storage and @release is given.
  */
-struct dma_fence_user_fence *dma_fence_user_fence_alloc(void)
+struct dma_fence_user_fence *
+dma_fence_user_fence_alloc(struct kref *storage,
+			   void (*release)(struct kref *storage))
 {
 	struct dma_fence_user_fence *user_fence;
 
+	if (WARN_ON(!storage != !release))
+		return NULL;
+
 	user_fence = kmem_cache_zalloc(user_fence_cache, GFP_KERNEL);
+	if (!user_fence)
+		return NULL;
+
+	user_fence->storage = storage;
+	user_fence->release = release;
 #ifdef CONFIG_DMABUF_DEBUG
-	if (user_fence)
-		atomic_long_inc(&user_fence_pending);
+	atomic_long_inc(&user_fence_pending);
 #endif
 	return user_fence;
 }
@@ -270,11 +342,11 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_alloc);
  * @user_fence: user fence from dma_fence_user_fence_alloc(), or NULL
  *
  * For error paths that allocated a user fence and then did not attach it.
- * An attached user fence belongs to the helper, which frees it after its
- * write; freeing one that is still pending is refused with a WARN, and the
- * pending write still happens.
+ * Drops the storage reference the user fence owns. An attached user fence
+ * belongs to the helper, which frees it after its store; freeing one that is
+ * still pending is refused with a WARN, and the pending store still happens.
  *
- * Context: Any context.
+ * Context: Any context the storage's release function allows.
  */
 void dma_fence_user_fence_free(struct dma_fence_user_fence *user_fence)
 {
@@ -290,6 +362,28 @@ void dma_fence_user_fence_free(struct dma_fence_user_fence *user_fence)
 EXPORT_SYMBOL_GPL(dma_fence_user_fence_free);
 
 /**
+ * dma_fence_user_fence_check_map() - check a location before attaching it
+ * @map: the location
+ *
+ * For a location a driver derives from userspace input: check it while an
+ * error can still be returned, before the fence signalling critical section.
+ * dma_fence_user_fence_attach() takes any location this accepts without a
+ * warning. That the location lies within the buffer, and that the buffer is
+ * mapped, remains the caller's to check.
+ *
+ * Context: Any context.
+ * Return: 0, or -EINVAL if @map is NULL, maps NULL or is not 8-byte aligned.
+ */
+int dma_fence_user_fence_check_map(const struct iosys_map *map)
+{
+	if (!map || iosys_map_is_null(map) ||
+	    !IS_ALIGNED((unsigned long)user_fence_addr(map), sizeof(u64)))
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(dma_fence_user_fence_check_map);
+
+/**
  * dma_fence_user_fence_attach() - write a seqno to memory when a fence signals
  * @fence: the fence to wait for
  * @user_fence: user fence from dma_fence_user_fence_alloc(); owned by the
@@ -299,21 +393,19 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_free);
  *
  * Store @seqno at @map when @fence signals, or before returning if it already
  * has; the store happens only if @seqno is larger than the value already
- * there, see "user fence" above. The helper copies @map and frees
- * @user_fence after the store, so the caller must not touch @user_fence
- * again.
+ * there, see "user fence" above. The helper copies @map, then frees
+ * @user_fence and drops its storage reference after the store, so the caller
+ * must not touch @user_fence again, and must keep the memory behind @map until
+ * that reference is dropped.
  *
- * The memory behind @map must stay valid until @fence has signalled; adding
- * @fence to the reservation object of the buffer that holds the location is
- * the usual way to ensure it.
- *
- * A NULL @fence or @map, a location that is not 8-byte aligned, or a user
- * fence that is already attached and still pending triggers a WARN; the
- * seqno is not written and, but for the last case, @user_fence is freed.
+ * A NULL @fence, a location that dma_fence_user_fence_check_map() refuses,
+ * or a user fence that is already attached triggers a WARN and nothing is
+ * stored; but for the last case, @user_fence is freed and its storage
+ * reference dropped.
  *
  * Context: Any context, including inside a fence signalling critical section
- * and with interrupts disabled. Must not be called with @fence's lock held.
- * The store itself may happen in interrupt context, from the fence callback.
+ * and with interrupts disabled, but not with @fence's lock held. The store
+ * itself may happen in interrupt context, from the fence callback.
  */
 void dma_fence_user_fence_attach(struct dma_fence *fence,
 				 struct dma_fence_user_fence *user_fence,
@@ -326,10 +418,8 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 	if (WARN_ON(user_fence->cb.func))
 		return;
 
-	if (WARN_ON(!fence || !map || iosys_map_is_null(map)) ||
-	    WARN_ON(!IS_ALIGNED((unsigned long)user_fence_addr(map),
-				sizeof(u64)))) {
-		dma_fence_user_fence_free(user_fence);
+	if (WARN_ON(!fence) || WARN_ON(dma_fence_user_fence_check_map(map))) {
+		user_fence_release(user_fence);
 		return;
 	}
 
@@ -338,8 +428,18 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 	user_fence->cb.func = user_fence_cb;
 
 	/* Only fails with -ENOENT here: the fence has signalled already. */
-	if (dma_fence_add_callback(fence, &user_fence->cb, user_fence_cb))
-		user_fence_cb(fence, &user_fence->cb);
+	if (!dma_fence_add_callback(fence, &user_fence->cb, user_fence_cb))
+		return;
+
+	/*
+	 * dma_fence_add_callback() found the signalled bit without the fence
+	 * lock, which orders nothing. The full barrier passes on to whoever
+	 * sees our store what the signalling CPU wrote before it set the bit
+	 * (cumulativity): UF-immediate+mb.litmus; without it,
+	 * UF-immediate+nomb.litmus is the WRC shape, and Sometimes.
+	 */
+	smp_mb();
+	user_fence_cb(fence, &user_fence->cb);
 }
 EXPORT_SYMBOL_GPL(dma_fence_user_fence_attach);
 

@@ -260,7 +260,7 @@ static noinline unsigned int round_batch(enum round_variant v,
 		for (i = 0; i < ROUND_PER_BATCH; i++) {
 			struct dma_fence_user_fence *uf;
 
-			uf = dma_fence_user_fence_alloc();
+			uf = dma_fence_user_fence_alloc(NULL, NULL);
 			if (likely(uf))
 				dma_fence_user_fence_attach(&f[i], uf, map,
 							    ++*seq);
@@ -296,7 +296,7 @@ static noinline unsigned int round_batch(enum round_variant v,
 		for (i = 0; i < ROUND_PER_BATCH; i++) {
 			struct dma_fence_user_fence *uf;
 
-			uf = dma_fence_user_fence_alloc();
+			uf = dma_fence_user_fence_alloc(NULL, NULL);
 			if (unlikely(!uf))
 				failed++;
 			dma_fence_user_fence_free(uf);
@@ -479,7 +479,7 @@ static void bench_latency(struct kunit *test)
 		for (i = 0; i < LAT_PER_BATCH; i++) {
 			struct dma_fence_user_fence *uf;
 
-			uf = dma_fence_user_fence_alloc();
+			uf = dma_fence_user_fence_alloc(NULL, NULL);
 			if (!uf) {
 				failed++;
 				continue;
@@ -602,7 +602,7 @@ static void bench_scaling(struct kunit *test)
 						IOSYS_MAP_INIT_OFFSET(&map, j * sizeof(u64));
 					struct dma_fence_user_fence *uf;
 
-					uf = dma_fence_user_fence_alloc();
+					uf = dma_fence_user_fence_alloc(NULL, NULL);
 					if (!uf) {
 						failed++;
 						continue;
@@ -661,7 +661,7 @@ static void bench_scaling(struct kunit *test)
 /* 4. What a pending user fence costs in memory. */
 static void bench_bytes(struct kunit *test)
 {
-	struct dma_fence_user_fence *uf = dma_fence_user_fence_alloc();
+	struct dma_fence_user_fence *uf = dma_fence_user_fence_alloc(NULL, NULL);
 	struct open_uf *o = kmalloc(sizeof(*o), GFP_KERNEL);
 	size_t helper, open;
 
@@ -762,7 +762,7 @@ static void bench_allocations(struct kunit *test)
 
 	count_allocs = 0;
 	for (i = 0; i < ALLOC_N; i++)
-		uf[i] = dma_fence_user_fence_alloc();
+		uf[i] = dma_fence_user_fence_alloc(NULL, NULL);
 	allocs = count_allocs;
 
 	count_allocs = 0;
