@@ -8,6 +8,7 @@
 #   make series          write the patch series to out/series/
 #                        (KERNEL=.. bases it on your tree's HEAD instead)
 #   make bench           benchmark the helper (UML, x86_64); not part of check
+#   make litmus          the LKMM litmus tests of the ordering contract (herd7)
 #
 # BASE=7.3, 6.12 or 6.1 picks Debian's linux-source package; without it,
 # the newest that Debian's unstable and trixie-backports suites carry.
@@ -16,14 +17,17 @@ export BASE
 
 WB := workbench
 
-# What `make check` runs, in order; each leaves a ledger in the cache.
-CHECK_RUNS := um um-nodebug x86_64 i386
-CHECK_STATIC := mutants static tooling
+# What `make check` runs on BASE, in order; each leaves a ledger in the cache.
+CHECK_RUNS := um um-nodebug x86_64 arm64 x86_64-rt i386 armeb
+CHECK_STATIC := mutants static tooling litmus
+# ...and on each long-term base other than BASE (workbench/lts).
+LTS_BASES := 6.12 6.1
+LTS_CHECKS := um static-lts
 
 # What `make bench` runs: a benchmark, not a gate (see the benchmark section of README.md).
 BENCH_RUNS := bench-um bench-x86_64
 
-.PHONY: all check setup tree kunit-% static mutants tooling apply series bench help
+.PHONY: all check setup tree kunit-% static mutants tooling litmus apply series bench help
 
 all: tree
 	$(WB)/kunit um; $(WB)/summary um
@@ -31,11 +35,19 @@ all: tree
 # Each check records its own failures, a check that stops early included
 # (workbench/lib.sh); the summary's exit status is the verdict.
 check: tree
-	@for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
+	@base=$$(cat $${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}/default-base); \
+	base=$${BASE:-$$base}; lts=""; \
+	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
 	$(WB)/mutants || true; \
 	$(WB)/static || true; \
 	$(WB)/tooling || true; \
-	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC)
+	$(WB)/litmus || true; \
+	for b in $(LTS_BASES); do \
+		[ "$$b" != "$$base" ] || continue; \
+		BASE=$$b $(WB)/lts || true; \
+		for c in $(LTS_CHECKS); do lts="$$lts $$b:$$c"; done; \
+	done; \
+	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC) $$lts
 
 setup:
 	$(WB)/setup
@@ -69,5 +81,8 @@ bench: tree
 	$(WB)/bench-report $(BENCH_RUNS); \
 	$(WB)/summary $(BENCH_RUNS) bench-report
 
+litmus: tree
+	$(WB)/litmus; $(WB)/summary litmus
+
 help:
-	@sed -n '3,13s/^# \{0,1\}//p' Makefile
+	@sed -n '3,14s/^# \{0,1\}//p' Makefile

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * /init of the workbench's QEMU debug run: arm failslab for the test's
- * allocation-failure case, load the KUnit suite as a module (KTAP goes to
+ * allocation-failure case, load the KUnit suites as modules (KTAP goes to
  * the console), let kmemleak scan what the suite left behind, print the
  * report, power off. Built static; the kernel's log is the only output.
  */
@@ -48,10 +48,24 @@ static long show(const char *path)
 	return total;
 }
 
+/* Load a module; KUnit runs its suites from the module's init. */
+static void load(const char *path, int required)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0) {
+		if (required)
+			printf("workbench-init: no %s\n", path);
+		return;
+	}
+	if (syscall(SYS_finit_module, fd, "", 0))
+		printf("workbench-init: loading %s failed\n", path);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	long leaks;
-	int fd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	mkdir("/sys", 0755);
@@ -69,9 +83,9 @@ int main(int argc, char **argv)
 	put(DEBUGFS "/kmemleak", "scan");
 	put(DEBUGFS "/kmemleak", "clear");
 
-	fd = open("/test.ko", O_RDONLY);
-	if (fd < 0 || syscall(SYS_finit_module, fd, "", 0))
-		printf("workbench-init: loading the test module failed\n");
+	load("/test.ko", 1);
+	/* The dma-buf suites beside ours, where the run has them. */
+	load("/neighbour.ko", 0);
 
 	/* kmemleak ignores objects younger than 5 s; scan twice, as advised. */
 	sleep(6);
