@@ -46,7 +46,7 @@ static const struct dma_fence_ops mock_fence_ops = {
 struct mock_fence {
 	struct dma_fence base;
 #ifndef dma_fence_lock_irqsave
-	spinlock_t lock;
+	spinlock_t lock;	/* this fence's, and no other's */
 #endif
 };
 
@@ -543,22 +543,29 @@ static void observer_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
  * shows why "until the fence has signalled" was not enough: it sees the fence
  * signalled while the store is still to come.
  */
+/* A location in memory of its own, which the storage release frees. */
+static struct storage *freed_at_release(struct kunit *test,
+					struct iosys_map *loc)
+{
+	u64 *mem = kmalloc(sizeof(*mem), GFP_KERNEL);
+	struct storage *st;
+
+	KUNIT_ASSERT_NOT_NULL(test, mem);
+	loc_set(mem, 0);
+	iosys_map_set_vaddr(loc, mem);
+	st = storage(test, mem);
+	st->free_at_release = mem;
+	return st;
+}
+
 static void test_free_at_release(struct kunit *test)
 {
 	struct dma_fence *fence = mock_fence(test), *done = mock_fence(test);
 	struct observer o = {};
-	struct storage *st;
 	struct iosys_map loc;
-	u64 *mem;
+	struct storage *st = freed_at_release(test, &loc);
 
-	mem = kmalloc(sizeof(*mem), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, mem);
-	loc_set(mem, 0);
-	iosys_map_set_vaddr(&loc, mem);
-	st = storage(test, mem);
-	st->free_at_release = mem;
-
-	o.loc = mem;
+	o.loc = loc.vaddr;
 	KUNIT_ASSERT_EQ(test, dma_fence_add_callback(fence, &o.cb, observer_cb), 0);
 	dma_fence_user_fence_attach(fence, stored_user_fence(test, st), &loc, 3);
 	mock_fence_signal(fence, 0);
@@ -570,12 +577,7 @@ static void test_free_at_release(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->at_release, 3ULL);
 
 	/* The same on the immediate path. */
-	mem = kmalloc(sizeof(*mem), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, mem);
-	loc_set(mem, 0);
-	iosys_map_set_vaddr(&loc, mem);
-	st = storage(test, mem);
-	st->free_at_release = mem;
+	st = freed_at_release(test, &loc);
 	mock_fence_signal(done, 0);
 	dma_fence_user_fence_attach(done, stored_user_fence(test, st), &loc, 4);
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->released), 1);
@@ -706,9 +708,11 @@ static void test_alloc_failure(struct kunit *test)
 #ifdef kunit_warning_suppress
 #define expect_warnings(test, n, stmt)					\
 	do {								\
-		kunit_warning_suppress(test) {				\
+		struct kunit *__t = (test);				\
+									\
+		kunit_warning_suppress(__t) {				\
 			stmt;						\
-			KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, n);	\
+			KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(__t, n);	\
 		}							\
 	} while (0)
 #else
