@@ -55,9 +55,10 @@
  * the same kernel address, until the helper drops the reference it was given
  * (calls the release function passed to dma_fence_user_fence_alloc()). The
  * fence being signalled is not enough: dma_fence_signal() marks the fence
- * signalled before it runs the callbacks, so dma_fence_is_signaled(),
- * dma_fence_wait() and dma_resv_wait_timeout() may report the fence done
- * while the store is still to come. The reference is dropped exactly once:
+ * signalled before it runs the callbacks, so dma_fence_is_signaled() and
+ * the waits that skip a fence it reports signalled, dma_resv_wait_timeout()
+ * and TTM eviction among them, may report the fence done while the store is
+ * still to come. The reference is dropped exactly once:
  * after the store (or after deciding not to store, see below), when attach
  * refuses its input, or by dma_fence_user_fence_free(). The release function
  * may be called in any context, hard interrupt and the fence's lock included,
@@ -92,10 +93,10 @@
  *   after a raw read: smp_rmb() does not order reads from I/O memory.
  * - A 32-bit kernel has no single 64-bit store, so the helper stores the low
  *   word first and the high word last, with a write barrier between them. A
- *   32-bit reader reads the high word, the low word and the high word again,
- *   and retries if the two high words differ. While the high word changes
- *   it can see a value below the previous one for a moment, never one above
- *   the new seqno.
+ *   32-bit reader reads the high word, then (after smp_rmb()) the low word:
+ *   it never assembles a value above the new seqno. While the high word
+ *   changes it can see a value below the previous one for a moment; reading
+ *   the high word again and retrying if it changed narrows that window.
  * - Before the store the helper issues wmb(), so that the CPU's earlier
  *   writes, write-combined ones to system or I/O memory included, reach
  *   memory before the seqno does for a device that reads it.
@@ -208,9 +209,11 @@ static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 {
 	/*
 	 * Everything this CPU wrote before the store, write-combined writes to
-	 * system or I/O memory included, reaches memory before the seqno: for
-	 * a device that reads the value, and for a CPU that reads it and then
-	 * issues rmb() or smp_rmb().
+	 * system or I/O memory included, reaches memory before the seqno, for
+	 * a device that reads the value or a CPU that reads it from I/O memory
+	 * with readq() or rmb(). (A CPU reading system memory needs no more
+	 * than the fully ordered test_and_set_bit() of dma_fence_signal():
+	 * UF-deferred+nowmb.litmus.)
 	 */
 	wmb();
 
@@ -231,7 +234,7 @@ static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 	user_fence_store32(map, 0, lower_32_bits(seqno));
 	if (upper_32_bits(old) == upper_32_bits(seqno))
 		return;
-	wmb();	/* low word before high word: pairs with high-low-high reads */
+	wmb();	/* low word before high word: UF-split32+wmb.litmus */
 	user_fence_store32(map, 4, upper_32_bits(seqno));
 }
 
@@ -280,8 +283,10 @@ static void user_fence_release(struct dma_fence_user_fence *user_fence)
 #endif
 	/*
 	 * Last, after the store: from here on the caller may free the memory.
-	 * kref_put() orders the store before the decrement, and whoever drops
-	 * the last reference frees only after it (UF-release+kref.litmus).
+	 * kref_put() is a release: the store comes before the decrement, and
+	 * whoever drops the last reference frees only after it, with acquire
+	 * ordering (UF-release+kref.litmus; with a relaxed decrement,
+	 * UF-release+relaxed.litmus, the store can land after the free).
 	 */
 	if (storage)
 		kref_put(storage, release);
@@ -433,10 +438,12 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 
 	/*
 	 * dma_fence_add_callback() found the signalled bit without the fence
-	 * lock, which orders nothing. The full barrier passes on to whoever
-	 * sees our store what the signalling CPU wrote before it set the bit
-	 * (cumulativity): UF-immediate+mb.litmus; without it,
-	 * UF-immediate+nomb.litmus is the WRC shape, and Sometimes.
+	 * lock, which orders nothing for a third CPU. The full barrier is
+	 * cumulative: whoever sees our store and then issues smp_rmb() sees
+	 * the bit set too (UF-immediate+mb.litmus; without it, the WRC shape
+	 * of UF-immediate+nomb.litmus is Sometimes). What the signaller wrote
+	 * before it set the bit is ordered by its test_and_set_bit() already
+	 * (UF-immediate-data+nomb.litmus).
 	 */
 	smp_mb();
 	user_fence_cb(fence, &user_fence->cb);
