@@ -34,19 +34,28 @@ all: tree
 
 # Each check records its own failures, a check that stops early included
 # (workbench/lib.sh); the summary's exit status is the verdict.
+# The long-term bases and the litmus tests run beside the rest: much of what
+# they do (tar, git, herd7, kunit.py's single-threaded steps) leaves a core
+# idle that the QEMU and build steps of the other lane can use.
 check: tree
-	@base=$$(cat $${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}/default-base); \
-	base=$${BASE:-$$base}; lts=""; \
+	@cache=$${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}; \
+	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; \
+	for b in $(LTS_BASES); do \
+		[ "$$b" != "$$base" ] || continue; \
+		for c in $(LTS_CHECKS); do lts="$$lts $$b:$$c"; done; \
+	done; \
+	mkdir -p $$cache/results; \
+	echo "long-term bases ($$lts ) and litmus tests run beside; log in $$cache/results/lane.log"; \
+	( for b in $(LTS_BASES); do \
+		[ "$$b" != "$$base" ] || continue; \
+		BASE=$$b $(WB)/lts || true; \
+	  done; \
+	  $(WB)/litmus || true ) >$$cache/results/lane.log 2>&1 & lane=$$!; \
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
 	$(WB)/mutants || true; \
 	$(WB)/static || true; \
 	$(WB)/tooling || true; \
-	$(WB)/litmus || true; \
-	for b in $(LTS_BASES); do \
-		[ "$$b" != "$$base" ] || continue; \
-		BASE=$$b $(WB)/lts || true; \
-		for c in $(LTS_CHECKS); do lts="$$lts $$b:$$c"; done; \
-	done; \
+	wait $$lane || true; \
 	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC) $$lts
 
 setup:
