@@ -160,7 +160,8 @@ def main():
             count += 1
             detail = ""
             if status == "SKIP":
-                detail = ": " + reasons.get(name.rsplit("/", 1)[-1], "no reason given")
+                # RUN/suite/case[/param]; a param name may hold a "/" ("I/O memory")
+                detail = ": " + reasons.get(name.split("/", 3)[-1], "no reason given")
             elif status not in verdicts:
                 detail = f": {status}"
             print(f"{verdicts.get(status, 'fail')} {name}{detail}")
