@@ -408,9 +408,11 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_check_map);
  * stored; but for the last case, @user_fence is freed and its storage
  * reference dropped.
  *
- * Context: Any context, including inside a fence signalling critical section
- * and with interrupts disabled, but not with @fence's lock held. The store
- * itself may happen in interrupt context, from the fence callback.
+ * Context: Any context dma_fence_add_callback() may be called in, including
+ * inside a fence signalling critical section, but not with @fence's lock
+ * held. The store itself may happen in interrupt context, from the fence
+ * callback; on PREEMPT_RT the fence lock and the helper's locks are sleeping
+ * locks, and so are the contexts they are taken in.
  */
 void dma_fence_user_fence_attach(struct dma_fence *fence,
 				 struct dma_fence_user_fence *user_fence,
