@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/build_bug.h>
 #include <linux/bug.h>
+#include <linux/cache.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-fence-user-fence.h>
 #include <linux/export.h>
@@ -22,6 +23,10 @@
 #include <linux/spinlock.h>
 
 #include <asm/byteorder.h>
+
+#include <kunit/visibility.h>
+
+#include "dma-fence-user-fence-debug.h"
 
 #define CREATE_TRACE_POINTS
 #include <trace/events/dma_fence_user_fence.h>
@@ -149,7 +154,10 @@ static_assert(!IS_ENABLED(CONFIG_64BIT) ||
 /*
  * Writers to one location are serialised by a lock chosen by hashing the
  * address, so that the read-compare-store of two fences signalling on two
- * CPUs cannot interleave. The lock nests inside the fence lock.
+ * CPUs cannot interleave. The lock nests inside the fence lock. Each entry
+ * has a cache line of its own (4 KiB in all with 64-byte lines), so that
+ * CPUs storing to locations hashed to different entries do not bounce one
+ * line between them.
  */
 static struct user_fence_lock {
 	/* serialises the read-compare-store of the locations hashed here */
@@ -158,7 +166,7 @@ static struct user_fence_lock {
 	const void *last_addr;
 	u64 last_value;
 #endif
-} user_fence_locks[1 << USER_FENCE_LOCK_BITS];
+} ____cacheline_aligned_in_smp user_fence_locks[1 << USER_FENCE_LOCK_BITS];
 
 static struct kmem_cache *user_fence_cache;
 
@@ -329,10 +337,12 @@ dma_fence_user_fence_alloc(struct kref *storage,
 	if (WARN_ON(!storage != !release))
 		return NULL;
 
-	user_fence = kmem_cache_zalloc(user_fence_cache, GFP_KERNEL);
+	user_fence = kmem_cache_alloc(user_fence_cache, GFP_KERNEL);
 	if (!user_fence)
 		return NULL;
 
+	/* Attach fills in the rest; cb.func tells it whether it already did. */
+	user_fence->cb.func = NULL;
 	user_fence->storage = storage;
 	user_fence->release = release;
 #ifdef CONFIG_DMABUF_DEBUG
@@ -452,11 +462,11 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 }
 EXPORT_SYMBOL_GPL(dma_fence_user_fence_attach);
 
-#ifdef CONFIG_DMABUF_DEBUG
+#if IS_ENABLED(CONFIG_DMABUF_DEBUG) && IS_ENABLED(CONFIG_KUNIT)
 /**
  * dma_fence_user_fence_debug_pending() - count user fences not yet freed
  *
- * For tests and debugging: the number of user fences allocated and not yet
+ * For the KUnit tests: the number of user fences allocated and not yet
  * freed, either by their write or by dma_fence_user_fence_free().
  *
  * Context: Any context.
@@ -466,12 +476,12 @@ unsigned long dma_fence_user_fence_debug_pending(void)
 {
 	return atomic_long_read(&user_fence_pending);
 }
-EXPORT_SYMBOL_GPL(dma_fence_user_fence_debug_pending);
+EXPORT_SYMBOL_IF_KUNIT(dma_fence_user_fence_debug_pending);
 
 /**
  * dma_fence_user_fence_debug_lowered() - count locations lowered behind us
  *
- * For tests and debugging: how often the helper found a location below the
+ * For the KUnit tests: how often the helper found a location below the
  * last value it stored there, the case in which it cannot keep a location at
  * the largest signalled seqno.
  *
@@ -482,7 +492,7 @@ unsigned long dma_fence_user_fence_debug_lowered(void)
 {
 	return atomic_long_read(&user_fence_lowered);
 }
-EXPORT_SYMBOL_GPL(dma_fence_user_fence_debug_lowered);
+EXPORT_SYMBOL_IF_KUNIT(dma_fence_user_fence_debug_lowered);
 #endif
 
 static int __init dma_fence_user_fence_init(void)

@@ -24,9 +24,4 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 				 struct dma_fence_user_fence *user_fence,
 				 const struct iosys_map *map, u64 seqno);
 
-#ifdef CONFIG_DMABUF_DEBUG
-unsigned long dma_fence_user_fence_debug_pending(void);
-unsigned long dma_fence_user_fence_debug_lowered(void);
-#endif
-
 #endif /* __LINUX_DMA_FENCE_USER_FENCE_H */

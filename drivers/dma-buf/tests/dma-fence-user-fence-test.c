@@ -24,6 +24,8 @@
 
 #include <asm/byteorder.h>
 
+#include "../dma-fence-user-fence-debug.h"
+
 /* Fills every word of a test buffer that the helper must not write. */
 #define POISON		0x5a5a5a5a5a5a5a5aULL
 #define NR_WORDS	64
@@ -210,7 +212,7 @@ KUNIT_ARRAY_PARAM(map, map_params, map_param_desc);
 static bool io_on_ram(void)
 {
 	return IS_ENABLED(CONFIG_X86) || IS_ENABLED(CONFIG_ARM64) ||
-	       IS_ENABLED(CONFIG_ARM);
+	       IS_ENABLED(CONFIG_ARM) || IS_ENABLED(CONFIG_PPC32);
 }
 
 /* A poisoned buffer of NR_WORDS u64 and a map of it of the given kind. */
@@ -1071,5 +1073,11 @@ kunit_test_suites(&dma_fence_user_fence_suite,
 		  &dma_fence_user_fence_misuse_suite,
 		  &dma_fence_user_fence_stress_suite);
 
+/*
+ * The counters are exported to the KUnit namespace only. MODULE_IMPORT_NS()
+ * takes the namespace as a string since 6.13 and as an identifier before;
+ * this is what both expand to.
+ */
+MODULE_INFO(import_ns, "EXPORTED_FOR_KUNIT_TESTING");
 MODULE_DESCRIPTION("KUnit tests for dma-fence-user-fence");
 MODULE_LICENSE("GPL");
