@@ -20,9 +20,14 @@
  */
 
 #include <kunit/test.h>
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-fence-user-fence.h>
+#include <linux/hash.h>
 #include <linux/iosys-map.h>
+#include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -365,7 +370,7 @@ static void bench_round(struct kunit *test)
 	KUNIT_ASSERT_GT(test, s[ROUND_OPEN].median, 0ULL);
 	bench_target(test, "round/helper-vs-open-coded",
 		     s[ROUND_HELPER].median * 1000 / s[ROUND_OPEN].median,
-		     true, 1050);
+		     true, 1100);
 	/* What each adds over signalling a fence with an empty callback. */
 	bench_out(test,
 		  "info round: over the floor, the helper adds %s ns per round, the open-coded callback %s ns",
@@ -825,6 +830,237 @@ static void bench_allocations(struct kunit *test)
 }
 #endif
 
+/*
+ * 5. Two CPUs at once: a thread on each CPU allocates, attaches and
+ * signals user fences on fences of its own, each thread's fences with a
+ * lock of their own, storing either to a location of its own or to one
+ * location both share. Alone, the first thread does the same while the
+ * other CPU idles: the baseline. The two locations of their own are picked
+ * so that their entries in the helper's lock table differ but would share
+ * a cache line in a table of bare four-byte spinlocks: the case that such a
+ * table bounces between the CPUs and a table of one entry per line does
+ * not. Needs two CPUs: bench-x86_64.
+ */
+#define TWO_PER_BATCH	500
+#define TWO_WARMUP	5
+#define TWO_BATCHES	51
+/* USER_FENCE_LOCK_BITS of dma-fence-user-fence.c */
+#define HELPER_LOCK_BITS	6
+#define TWO_BUF_WORDS	4096
+
+enum two_mode { TWO_ALONE, TWO_DISTINCT, TWO_SHARED, NR_TWO };
+
+static const char *const two_ids[NR_TWO] = {
+	[TWO_ALONE] = "two-cpus/alone",
+	[TWO_DISTINCT] = "two-cpus/distinct-locations",
+	[TWO_SHARED] = "two-cpus/one-location",
+};
+
+struct two_cpus;
+
+struct two_thread {
+	struct two_cpus *two;
+	spinlock_t lock;
+	struct dma_fence *f;
+	struct iosys_map map;
+	u64 first;		/* this thread's seqnos: first, first + 2, ... */
+	u64 last;
+	u64 *v;			/* per batch, picoseconds per round */
+	unsigned int failed;
+	struct completion done;
+};
+
+struct two_cpus {
+	atomic_t arrived;
+	unsigned int threads;
+	struct two_thread t[2];
+};
+
+/* Start each batch on both CPUs together. */
+static void two_barrier(struct two_cpus *two, unsigned int *n)
+{
+	*n += two->threads;
+	atomic_inc(&two->arrived);
+	while (atomic_read_acquire(&two->arrived) < *n) {
+		cond_resched();
+		cpu_relax();
+	}
+}
+
+static int two_thread_fn(void *arg)
+{
+	struct two_thread *t = arg;
+	unsigned int b, i, n = 0;
+	u64 seq = t->first, t0, t1;
+
+	for (b = 0; b < TWO_WARMUP + TWO_BATCHES; b++) {
+		u64 context = dma_fence_context_alloc(1);
+
+		for (i = 0; i < TWO_PER_BATCH; i++)
+			dma_fence_init(&t->f[i], &bench_fence_ops, &t->lock,
+				       context, i + 1);
+		two_barrier(t->two, &n);
+		t0 = ktime_get_ns();
+		for (i = 0; i < TWO_PER_BATCH; i++) {
+			struct dma_fence_user_fence *uf;
+
+			uf = dma_fence_user_fence_alloc(NULL, NULL);
+			if (likely(uf))
+				dma_fence_user_fence_attach(&t->f[i], uf,
+							    &t->map, seq);
+			else
+				t->failed++;
+			t->last = seq;
+			seq += 2;
+			dma_fence_signal(&t->f[i]);
+		}
+		t1 = ktime_get_ns();
+		if (b >= TWO_WARMUP)
+			t->v[b - TWO_WARMUP] = (t1 - t0) * PS_PER_NS /
+					       TWO_PER_BATCH;
+	}
+	complete(&t->done);
+	return 0;
+}
+
+/* Run one mode; false if a thread could not be started. */
+static bool two_run(struct kunit *test, struct two_cpus *two,
+		    enum two_mode mode, u64 *loc[2], const int cpu[2])
+{
+	struct task_struct *task[2];
+	unsigned int i;
+
+	two->threads = mode == TWO_ALONE ? 1 : 2;
+	atomic_set(&two->arrived, 0);
+	for (i = 0; i < two->threads; i++) {
+		struct two_thread *t = &two->t[i];
+
+		*loc[i] = 0;
+		iosys_map_set_vaddr(&t->map,
+				    mode == TWO_SHARED ? loc[0] : loc[i]);
+		t->first = i + 1;
+		init_completion(&t->done);
+		task[i] = kthread_create(two_thread_fn, t, "uf-bench/%u", i);
+		if (IS_ERR(task[i])) {
+			/* Nobody waits at the barrier yet: stop the first. */
+			if (i)
+				kthread_stop(task[0]);
+			return false;
+		}
+		kthread_bind(task[i], cpu[i]);
+	}
+	for (i = 0; i < two->threads; i++)
+		wake_up_process(task[i]);
+	for (i = 0; i < two->threads; i++)
+		wait_for_completion(&two->t[i].done);
+	return true;
+}
+
+static void bench_two_cpus(struct kunit *test)
+{
+	struct bench_stats s[NR_TWO];
+	struct two_cpus *two;
+	u64 *buf, *loc[2], *v[NR_TWO], expect;
+	unsigned int h0, h1 = 0, i, k, failed = 0;
+	bool same_line = false;
+	int cpu[2];
+	char b[2][NUM_LEN];
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test,
+			   "needs two online CPUs: run bench-x86_64 (kunit.py --arch=x86_64 --qemu_args='-smp 2')");
+
+	two = kunit_kzalloc(test, sizeof(*two), GFP_KERNEL);
+	buf = kunit_kcalloc(test, TWO_BUF_WORDS, sizeof(*buf), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, two);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (k = 0; k < NR_TWO; k++) {
+		v[k] = kunit_kcalloc(test, 2 * TWO_BATCHES, sizeof(u64),
+				     GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, v[k]);
+	}
+	for (i = 0; i < 2; i++) {
+		two->t[i].two = two;
+		spin_lock_init(&two->t[i].lock);
+		two->t[i].f = bench_fences(test, TWO_PER_BATCH);
+		two->t[i].v = v[0];
+	}
+
+	/*
+	 * Locations a cache line apart whose lock entries differ, in one
+	 * line of a packed table if there is such a pair nearby.
+	 */
+	loc[0] = &buf[0];
+	h0 = hash_ptr(loc[0], HELPER_LOCK_BITS);
+	loc[1] = NULL;
+	for (i = 8; i < TWO_BUF_WORDS; i += 8) {
+		unsigned int h = hash_ptr(&buf[i], HELPER_LOCK_BITS);
+
+		if (h == h0)
+			continue;
+		if (!loc[1]) {
+			loc[1] = &buf[i];
+			h1 = h;
+		}
+		if (h / 16 == h0 / 16) {
+			loc[1] = &buf[i];
+			h1 = h;
+			same_line = true;
+			break;
+		}
+	}
+	KUNIT_ASSERT_NOT_NULL_MSG(test, loc[1], "no location with another lock");
+
+	cpu[0] = cpumask_first(cpu_online_mask);
+	cpu[1] = cpumask_next(cpu[0], cpu_online_mask);
+
+	/* The modes take turns, three times, so that drift hits all alike. */
+	for (i = 0; i < 3 * NR_TWO; i++) {
+		enum two_mode mode = i % NR_TWO;
+		unsigned int t;
+
+		for (t = 0; t < 2; t++)
+			two->t[t].v = v[mode] + t * TWO_BATCHES;
+		KUNIT_ASSERT_TRUE_MSG(test, two_run(test, two, mode, loc, cpu),
+				      "cannot start the threads");
+		for (t = 0; t < two->threads; t++)
+			failed += two->t[t].failed;
+
+		/* Each location holds the largest seqno stored to it. */
+		if (mode == TWO_SHARED) {
+			expect = max(two->t[0].last, two->t[1].last);
+			KUNIT_EXPECT_EQ_MSG(test, *loc[0], expect, "%s",
+					    two_ids[mode]);
+		} else {
+			for (t = 0; t < two->threads; t++)
+				KUNIT_EXPECT_EQ_MSG(test, *loc[t],
+						    two->t[t].last, "%s",
+						    two_ids[mode]);
+		}
+		cond_resched();
+	}
+	KUNIT_ASSERT_EQ_MSG(test, failed, 0U, "allocations failed");
+
+	/* The last turn of each mode is the one kept: a batch per thread. */
+	for (k = 0; k < NR_TWO; k++) {
+		unsigned int n = k == TWO_ALONE ? TWO_BATCHES : 2 * TWO_BATCHES;
+
+		bench_stats(v[k], n, &s[k]);
+		bench_row(test, two_ids[k], "ns/round", &s[k], n,
+			  TWO_PER_BATCH);
+	}
+	KUNIT_ASSERT_GT(test, s[TWO_ALONE].median, 0ULL);
+	bench_target(test, "two-cpus/distinct-vs-alone",
+		     s[TWO_DISTINCT].median * 1000 / s[TWO_ALONE].median,
+		     true, 1100);
+	bench_out(test,
+		  "info two-cpus: CPUs %d and %d; the two locations are a cache line apart, with lock entries %u and %u%s; on one location the two threads contend for one lock entry and one line of memory: %s of the time alone, against %s for locations of their own",
+		  cpu[0], cpu[1], h0, h1,
+		  same_line ? ", which would share a line in a table of bare spinlocks" : "",
+		  milli(b[0], s[TWO_SHARED].median * 1000 / s[TWO_ALONE].median),
+		  milli(b[1], s[TWO_DISTINCT].median * 1000 / s[TWO_ALONE].median));
+}
+
 static struct kunit_case dma_fence_user_fence_bench_cases[] = {
 	KUNIT_CASE(bench_config),
 	KUNIT_CASE(bench_round),
@@ -832,6 +1068,7 @@ static struct kunit_case dma_fence_user_fence_bench_cases[] = {
 	KUNIT_CASE(bench_scaling),
 	KUNIT_CASE(bench_bytes),
 	KUNIT_CASE(bench_allocations),
+	KUNIT_CASE(bench_two_cpus),
 	{}
 };
 
