@@ -18,7 +18,7 @@ export BASE
 WB := workbench
 
 # What `make check` runs on BASE, in order; each leaves a ledger in the cache.
-CHECK_RUNS := um x86_64 arm64 x86_64-rt
+CHECK_RUNS := um x86_64 arm64 x86_64-rt powerpc32
 CHECK_STATIC := mutants static tooling litmus
 # ...and on each long-term base other than BASE (workbench/lts).
 LTS_BASES := 6.12 6.1

@@ -47,8 +47,9 @@ record() {
 # cannot pass a check that did not run to its end.
 start_check() {
 	mkdir -p "$RESULTS"
-	rm -f "$RESULTS/$1.txt"
+	rm -f "$RESULTS/$1.txt" "$RESULTS/$1.time"
 	WB_CHECK=$1
+	WB_CHECK_START=$SECONDS
 }
 
 # Commands for the EXIT trap, run before the check above: WB_EXIT_HOOKS+=(cmd)
@@ -58,6 +59,10 @@ wb_exit() {
 	for hook in "${WB_EXIT_HOOKS[@]}"; do
 		eval "$hook" || true
 	done
+	# How long the check took, for the summary and the README's figures.
+	if [ -n "${WB_CHECK:-}" ]; then
+		echo $((SECONDS - WB_CHECK_START)) >"$RESULTS/$WB_CHECK.time"
+	fi
 	if [ -n "${WB_CHECK:-}" ] && [ "$status" -ne 0 ] &&
 	   ! grep -q '^fail ' "$RESULTS/$WB_CHECK.txt" 2>/dev/null; then
 		record fail "$WB_CHECK" "$WB_CHECK" \
