@@ -48,8 +48,11 @@ static long show(const char *path)
 	return total;
 }
 
-/* Load a module; KUnit runs its suites from the module's init. */
-static void load(const char *path, int required)
+/*
+ * Load a module with its parameters; KUnit runs its suites from the
+ * module's init.
+ */
+static void load(const char *path, const char *params, int required)
 {
 	int fd = open(path, O_RDONLY);
 
@@ -58,13 +61,14 @@ static void load(const char *path, int required)
 			printf("workbench-init: no %s\n", path);
 		return;
 	}
-	if (syscall(SYS_finit_module, fd, "", 0))
+	if (syscall(SYS_finit_module, fd, params, 0))
 		printf("workbench-init: loading %s failed\n", path);
 	close(fd);
 }
 
 int main(int argc, char **argv)
 {
+	char *params, *p;
 	long leaks;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -83,9 +87,23 @@ int main(int argc, char **argv)
 	put(DEBUGFS "/kmemleak", "scan");
 	put(DEBUGFS "/kmemleak", "clear");
 
-	load("/test.ko", 1);
+	/*
+	 * The suite's parameters, from "wb_test_params=..." on the kernel
+	 * command line, which the kernel hands to /init as an environment
+	 * variable (workbench/kunit's test-params directive, commas between
+	 * parameters).
+	 */
+	params = getenv("wb_test_params");
+	if (params) {
+		/* One word on the command line: commas between parameters. */
+		for (p = params; *p; p++)
+			if (*p == ',')
+				*p = ' ';
+		printf("workbench-init: test.ko %s\n", params);
+	}
+	load("/test.ko", params ? params : "", 1);
 	/* The dma-buf suites beside ours, where the run has them. */
-	load("/neighbour.ko", 0);
+	load("/neighbour.ko", "", 0);
 
 	/* kmemleak ignores objects younger than 5 s; scan twice, as advised. */
 	sleep(6);

@@ -18,7 +18,9 @@
 #include <linux/kref.h>
 #include <linux/kthread.h>
 #include <linux/limits.h>
+#include <linux/minmax.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -841,10 +843,15 @@ static void test_misuse_nothing_leaked(struct kunit *test)
  * serialises two callbacks on one location. After each round the location
  * must hold exactly the expected value.
  */
-#define STRESS_ROUNDS	100000
 #define STRESS_LOCS	8
 
+static unsigned int stress_rounds = 100000;
+module_param(stress_rounds, uint, 0444);
+MODULE_PARM_DESC(stress_rounds,
+		 "rounds of the two-CPU stress case (default 100000, at least 8)");
+
 struct stress {
+	unsigned int rounds;
 	atomic_t arrived;
 	struct iosys_map map;
 	u64 *buf;
@@ -902,7 +909,7 @@ static int stress_thread0(void *arg)
 	struct stress *st = arg;
 	int n = 0, r;
 
-	for (r = 0; r < STRESS_ROUNDS; r++) {
+	for (r = 0; r < st->rounds; r++) {
 		struct iosys_map loc = IOSYS_MAP_INIT_OFFSET(&st->map,
 				(r % STRESS_LOCS) * sizeof(u64));
 		u64 seqno = 2 * (u64)r + 2, value;
@@ -952,7 +959,7 @@ static int stress_thread1(void *arg)
 	struct stress *st = arg;
 	int n = 0, r;
 
-	for (r = 0; r < STRESS_ROUNDS; r++) {
+	for (r = 0; r < st->rounds; r++) {
 		struct dma_fence *fence;
 
 		stress_barrier(st, &n);
@@ -981,6 +988,7 @@ static void test_stress_two_cpus(struct kunit *test)
 	st->buf = kunit_kcalloc(test, STRESS_LOCS, sizeof(u64), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, st->buf);
 	iosys_map_set_vaddr(&st->map, st->buf);
+	st->rounds = max_t(unsigned int, stress_rounds, STRESS_LOCS);
 	atomic_set(&st->arrived, 0);
 	init_completion(&st->done[0]);
 	init_completion(&st->done[1]);
@@ -1005,8 +1013,8 @@ static void test_stress_two_cpus(struct kunit *test)
 	wait_for_completion(&st->done[0]);
 	wait_for_completion(&st->done[1]);
 
-	kunit_info(test, "%d rounds on CPUs %d and %d, %lu allocation failures\n",
-		   STRESS_ROUNDS, cpu[0], cpu[1], st->alloc_failed);
+	kunit_info(test, "%u rounds on CPUs %d and %d, %lu allocation failures\n",
+		   st->rounds, cpu[0], cpu[1], st->alloc_failed);
 	KUNIT_EXPECT_EQ_MSG(test, st->wrong, 0UL,
 			    "first in round %d: read %llu, expected %llu",
 			    st->first_wrong, st->first_wrong_value,
@@ -1014,7 +1022,7 @@ static void test_stress_two_cpus(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->alloc_failed, 0UL);
 	for (i = 0; i < STRESS_LOCS; i++)
 		KUNIT_EXPECT_EQ_MSG(test, loc_get(&st->buf[i]),
-				    2 * (u64)(STRESS_ROUNDS - STRESS_LOCS + i) + 2,
+				    2 * (u64)(st->rounds - STRESS_LOCS + i) + 2,
 				    "location %d", i);
 #ifdef CONFIG_DMABUF_DEBUG
 	KUNIT_EXPECT_EQ(test, dma_fence_user_fence_debug_pending(), before);
