@@ -155,9 +155,9 @@ static_assert(!IS_ENABLED(CONFIG_64BIT) ||
  * Writers to one location are serialised by a lock chosen by hashing the
  * address, so that the read-compare-store of two fences signalling on two
  * CPUs cannot interleave. The lock nests inside the fence lock. Each entry
- * has a cache line of its own (4 KiB in all with 64-byte lines), so that
- * CPUs storing to locations hashed to different entries do not bounce one
- * line between them.
+ * has a cache line of its own (4 KiB in all with 64-byte lines and no lock
+ * debugging), so that CPUs storing to locations hashed to different entries
+ * do not bounce one line between them.
  */
 static struct user_fence_lock {
 	/* serialises the read-compare-store of the locations hashed here */
@@ -415,7 +415,7 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_check_map);
  *
  * A NULL @fence, a location that dma_fence_user_fence_check_map() refuses,
  * or a user fence that is already attached triggers a WARN and nothing is
- * stored; but for the last case, @user_fence is freed and its storage
+ * stored; except in the last case, @user_fence is freed and its storage
  * reference dropped.
  *
  * Context: Any context dma_fence_add_callback() may be called in, including

@@ -21,6 +21,7 @@
 
 #include <kunit/test.h>
 #include <linux/atomic.h>
+#include <linux/cache.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/dma-fence.h>
@@ -868,7 +869,7 @@ struct two_thread {
 	u64 *v;			/* per batch, picoseconds per round */
 	unsigned int failed;
 	struct completion done;
-};
+} ____cacheline_aligned;	/* no line shared with the other thread */
 
 struct two_cpus {
 	atomic_t arrived;
@@ -919,8 +920,7 @@ static int two_thread_fn(void *arg)
 			t->v[b - TWO_WARMUP] = (t1 - t0) * PS_PER_NS /
 					       TWO_PER_BATCH;
 	}
-	complete(&t->done);
-	return 0;
+	kthread_complete_and_exit(&t->done, 0);
 }
 
 /* Run one mode; false if a thread could not be started. */
@@ -939,6 +939,7 @@ static bool two_run(struct kunit *test, struct two_cpus *two,
 		iosys_map_set_vaddr(&t->map,
 				    mode == TWO_SHARED ? loc[0] : loc[i]);
 		t->first = i + 1;
+		t->failed = 0;
 		init_completion(&t->done);
 		task[i] = kthread_create(two_thread_fn, t, "uf-bench/%u", i);
 		if (IS_ERR(task[i])) {

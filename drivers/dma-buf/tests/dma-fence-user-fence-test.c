@@ -18,6 +18,7 @@
 #include <linux/kref.h>
 #include <linux/kthread.h>
 #include <linux/limits.h>
+#include <linux/math.h>
 #include <linux/minmax.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -226,7 +227,7 @@ static u64 *test_buffer(struct kunit *test, struct iosys_map *map,
 
 	if (kind == MAP_IO && !io_on_ram())
 		kunit_skip(test,
-			   "I/O memory: this arch's I/O accessors do not work on RAM; run kunit.py --arch=x86_64 or arm64");
+			   "I/O memory: this arch's I/O accessors do not work on RAM; run kunit.py --arch=x86_64, arm64 or powerpc32");
 	buf = kunit_kmalloc_array(test, NR_WORDS, sizeof(*buf), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	for (i = 0; i < NR_WORDS; i++)
@@ -848,7 +849,7 @@ static void test_misuse_nothing_leaked(struct kunit *test)
 static unsigned int stress_rounds = 100000;
 module_param(stress_rounds, uint, 0444);
 MODULE_PARM_DESC(stress_rounds,
-		 "rounds of the two-CPU stress case (default 100000, at least 8)");
+		 "rounds of the two-CPU stress case (default 100000; rounded up to a multiple of 8)");
 
 struct stress {
 	unsigned int rounds;
@@ -859,7 +860,7 @@ struct stress {
 	struct dma_fence_user_fence *uf[2];
 	bool signal_both;
 	unsigned long wrong;
-	int first_wrong;
+	unsigned int first_wrong;
 	u64 first_wrong_value;
 	unsigned long alloc_failed;
 	struct completion done[2];
@@ -907,7 +908,8 @@ static bool stress_prepare(struct stress *st)
 static int stress_thread0(void *arg)
 {
 	struct stress *st = arg;
-	int n = 0, r;
+	unsigned int r;
+	int n = 0;
 
 	for (r = 0; r < st->rounds; r++) {
 		struct iosys_map loc = IOSYS_MAP_INIT_OFFSET(&st->map,
@@ -949,15 +951,15 @@ static int stress_thread0(void *arg)
 		dma_fence_put(st->fence[1]);
 		cond_resched();
 	}
-	complete(&st->done[0]);
-	return 0;
+	kthread_complete_and_exit(&st->done[0], 0);
 }
 
 /* Thread 1 signals fence 0 (attach race) or fence 1 (signal race). */
 static int stress_thread1(void *arg)
 {
 	struct stress *st = arg;
-	int n = 0, r;
+	unsigned int r;
+	int n = 0;
 
 	for (r = 0; r < st->rounds; r++) {
 		struct dma_fence *fence;
@@ -968,15 +970,14 @@ static int stress_thread1(void *arg)
 			dma_fence_signal(fence);
 		stress_barrier(st, &n);
 	}
-	complete(&st->done[1]);
-	return 0;
+	kthread_complete_and_exit(&st->done[1], 0);
 }
 
 static void test_stress_two_cpus(struct kunit *test)
 {
 	struct task_struct *thread[2];
 	struct stress *st;
-	unsigned long before = 0;
+	unsigned long before __maybe_unused = 0;
 	int i, cpu[2];
 
 	if (num_online_cpus() < 2)
@@ -988,7 +989,9 @@ static void test_stress_two_cpus(struct kunit *test)
 	st->buf = kunit_kcalloc(test, STRESS_LOCS, sizeof(u64), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, st->buf);
 	iosys_map_set_vaddr(&st->map, st->buf);
-	st->rounds = max_t(unsigned int, stress_rounds, STRESS_LOCS);
+	/* Whole turns over the locations, for the final check below. */
+	st->rounds = roundup(max_t(unsigned int, stress_rounds, STRESS_LOCS),
+			     STRESS_LOCS);
 	atomic_set(&st->arrived, 0);
 	init_completion(&st->done[0]);
 	init_completion(&st->done[1]);
@@ -1016,7 +1019,7 @@ static void test_stress_two_cpus(struct kunit *test)
 	kunit_info(test, "%u rounds on CPUs %d and %d, %lu allocation failures\n",
 		   st->rounds, cpu[0], cpu[1], st->alloc_failed);
 	KUNIT_EXPECT_EQ_MSG(test, st->wrong, 0UL,
-			    "first in round %d: read %llu, expected %llu",
+			    "first in round %u: read %llu, expected %llu",
 			    st->first_wrong, st->first_wrong_value,
 			    2 * (u64)st->first_wrong + 2);
 	KUNIT_EXPECT_EQ(test, st->alloc_failed, 0UL);
