@@ -72,14 +72,20 @@ static struct dma_fence *bench_fences(struct kunit *test, unsigned int n)
 	return f;
 }
 
-static void bench_fences_init(struct dma_fence *f, unsigned int n)
+/* @n fences on a new context, all under @lock */
+static void bench_fences_init_lock(struct dma_fence *f, unsigned int n,
+				   spinlock_t *lock)
 {
 	u64 context = dma_fence_context_alloc(1);
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		dma_fence_init(&f[i], &bench_fence_ops, &bench_fence_lock,
-			       context, i + 1);
+		dma_fence_init(&f[i], &bench_fence_ops, lock, context, i + 1);
+}
+
+static void bench_fences_init(struct dma_fence *f, unsigned int n)
+{
+	bench_fences_init_lock(f, n, &bench_fence_lock);
 }
 
 struct bench_stats {
@@ -861,7 +867,7 @@ struct two_cpus;
 
 struct two_thread {
 	struct two_cpus *two;
-	spinlock_t lock;
+	spinlock_t lock;	/* of this thread's fences, and only theirs */
 	struct dma_fence *f;
 	struct iosys_map map;
 	u64 first;		/* this thread's seqnos: first, first + 2, ... */
@@ -895,11 +901,7 @@ static int two_thread_fn(void *arg)
 	u64 seq = t->first, t0, t1;
 
 	for (b = 0; b < TWO_WARMUP + TWO_BATCHES; b++) {
-		u64 context = dma_fence_context_alloc(1);
-
-		for (i = 0; i < TWO_PER_BATCH; i++)
-			dma_fence_init(&t->f[i], &bench_fence_ops, &t->lock,
-				       context, i + 1);
+		bench_fences_init_lock(t->f, TWO_PER_BATCH, &t->lock);
 		two_barrier(t->two, &n);
 		t0 = ktime_get_ns();
 		for (i = 0; i < TWO_PER_BATCH; i++) {
@@ -924,8 +926,8 @@ static int two_thread_fn(void *arg)
 }
 
 /* Run one mode; false if a thread could not be started. */
-static bool two_run(struct kunit *test, struct two_cpus *two,
-		    enum two_mode mode, u64 *loc[2], const int cpu[2])
+static bool two_run(struct two_cpus *two, enum two_mode mode, u64 *loc[2],
+		    const int cpu[2])
 {
 	struct task_struct *task[2];
 	unsigned int i;
@@ -1022,7 +1024,7 @@ static void bench_two_cpus(struct kunit *test)
 
 		for (t = 0; t < 2; t++)
 			two->t[t].v = v[mode] + t * TWO_BATCHES;
-		KUNIT_ASSERT_TRUE_MSG(test, two_run(test, two, mode, loc, cpu),
+		KUNIT_ASSERT_TRUE_MSG(test, two_run(two, mode, loc, cpu),
 				      "cannot start the threads");
 		for (t = 0; t < two->threads; t++)
 			failed += two->t[t].failed;
