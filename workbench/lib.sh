@@ -149,7 +149,8 @@ wb_apt_update() {
 		printf 'deb%s [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
 			"" "$mirror" "$suite" "-src" "$mirror" "$suite" >>"$WB_APT/sources.list"
 	done
-	say "reading the package indexes of $WB_NEW_SUITES from $mirror (private apt state in $WB_APT)"
+	# stderr: fetch_source, whose stdout is its answer, may be the caller
+	say "reading the package indexes of $WB_NEW_SUITES from $mirror (private apt state in $WB_APT)" >&2
 	wb_apt apt-get update >"$WB_APT/update.log" 2>&1 ||
 		die "apt-get update of $WB_NEW_SUITES from $mirror failed, see $WB_APT/update.log; without network access, copy a cache from a machine that has one (WB_CACHE)"
 	touch "$stamp"
