@@ -34,9 +34,13 @@ all: tree
 
 # Each check records its own failures, a check that stops early included
 # (workbench/lib.sh); the summary's exit status is the verdict.
-# The long-term bases and the litmus tests run beside the rest: much of what
-# they do (tar, git, herd7, kunit.py's single-threaded steps) leaves a core
-# idle that the QEMU and build steps of the other lane can use.
+# The long-term bases, the litmus tests and the checks of the series as
+# mailed and of the tooling run beside the KUnit runs and the mutants: much
+# of what they do (tar, git, herd7, checkpatch, Sphinx, kunit.py's
+# single-threaded steps) leaves a core idle that the other lane's builds
+# and QEMU can use. Nothing in one lane writes what the other reads: the
+# static and tooling checks work in worktrees and scratch trees of their
+# own, the mutants in the cached tree's helper file.
 check: tree
 	@cache=$${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}; \
 	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; \
@@ -45,16 +49,16 @@ check: tree
 		for c in $(LTS_CHECKS); do lts="$$lts $$b:$$c"; done; \
 	done; \
 	mkdir -p $$cache/results; \
-	echo "long-term bases ($$lts ) and litmus tests run beside; log in $$cache/results/lane.log"; \
+	echo "long-term bases ($$lts ), litmus, static and tooling checks run beside; log in $$cache/results/lane.log"; \
 	( for b in $(LTS_BASES); do \
 		[ "$$b" != "$$base" ] || continue; \
 		BASE=$$b $(WB)/lts || true; \
 	  done; \
-	  $(WB)/litmus || true ) >$$cache/results/lane.log 2>&1 & lane=$$!; \
+	  $(WB)/litmus || true; \
+	  $(WB)/static || true; \
+	  $(WB)/tooling || true ) >$$cache/results/lane.log 2>&1 & lane=$$!; \
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
 	$(WB)/mutants || true; \
-	$(WB)/static || true; \
-	$(WB)/tooling || true; \
 	wait $$lane || true; \
 	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC) $$lts
 
