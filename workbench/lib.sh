@@ -19,6 +19,7 @@ if [ -z "${BASE:-}" ]; then
 fi
 # The long-term trees of Debian 12, from the machine's own apt sources.
 WB_LTS_BASES="6.12 6.1"
+is_lts() { [[ " $WB_LTS_BASES " == *" $1 "* ]]; }
 # The base of the gate's clang build: the newest whose minimum LLVM Debian
 # 12's clang (14) meets.
 WB_CLANG_BASE=6.12
