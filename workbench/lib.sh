@@ -29,6 +29,14 @@ RESULTS=$WB_CACHE/results/$BASE
 JOBS=${JOBS:-$(nproc)}
 
 export CCACHE_DIR=${CCACHE_DIR:-$WB_CACHE/ccache}
+# ccache's depend mode: on a miss it takes the list of headers from the
+# compiler's own -MMD output (Kbuild asks for it) instead of running the
+# preprocessor first. From an empty cache, `make -j2 mm/` with the x86_64
+# run's config took 73 s through ccache in its default mode, 53 s in depend
+# mode and 57 s without ccache; in depend mode a second build, into a fresh
+# build directory, hit on every file.
+# CCACHE_NODEPEND (set to anything) turns it off.
+[ -n "${CCACHE_NODEPEND+set}" ] || export CCACHE_DEPEND=1
 
 say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
