@@ -18,7 +18,9 @@ export BASE
 WB := workbench
 
 # What `make check` runs on BASE, in order; each leaves a ledger in the cache.
-CHECK_RUNS := um x86_64 arm64 x86_64-rt powerpc32
+CHECK_RUNS := um x86_64 arm64 x86_64-rt
+# ...and beside them, from the start (its QEMU run is uniprocessor).
+CHECK_BESIDE := powerpc32
 CHECK_STATIC := mutants static tooling litmus
 # ...and on each long-term base other than BASE (workbench/lts).
 LTS_BASES := 6.12 6.1
@@ -38,9 +40,12 @@ all: tree
 # mailed and of the tooling run beside the KUnit runs and the mutants: much
 # of what they do (tar, git, herd7, checkpatch, Sphinx, kunit.py's
 # single-threaded steps) leaves a core idle that the other lane's builds
-# and QEMU can use. Nothing in one lane writes what the other reads: the
-# static and tooling checks work in worktrees and scratch trees of their
-# own, the mutants in the cached tree's helper file.
+# and QEMU can use. The powerpc32 run goes beside too, in a lane of its
+# own: its build is small and its QEMU run takes one core. Nothing in one
+# lane writes what another reads: the static and tooling checks work in
+# worktrees and scratch trees of their own, the KUnit runs each in a build
+# directory of their own. Only the mutants write, into the cached tree's
+# helper file, which the KUnit runs compile, so they wait for powerpc32.
 check: tree
 	@cache=$${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}; \
 	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; \
@@ -50,6 +55,8 @@ check: tree
 	done; \
 	mkdir -p $$cache/results; \
 	echo "long-term bases ($$lts ), litmus, static and tooling checks run beside; log in $$cache/results/lane.log"; \
+	echo "$(CHECK_BESIDE) runs beside too; log in $$cache/results/beside.log"; \
+	( for r in $(CHECK_BESIDE); do $(WB)/kunit $$r || true; done ) >$$cache/results/beside.log 2>&1 & beside=$$!; \
 	( for b in $(LTS_BASES); do \
 		[ "$$b" != "$$base" ] || continue; \
 		BASE=$$b $(WB)/lts || true; \
@@ -58,9 +65,10 @@ check: tree
 	  $(WB)/static || true; \
 	  $(WB)/tooling || true ) >$$cache/results/lane.log 2>&1 & lane=$$!; \
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
+	wait $$beside || true; \
 	$(WB)/mutants || true; \
 	wait $$lane || true; \
-	$(WB)/summary $(CHECK_RUNS) $(CHECK_STATIC) $$lts
+	$(WB)/summary $(CHECK_RUNS) $(CHECK_BESIDE) $(CHECK_STATIC) $$lts
 
 setup:
 	$(WB)/setup
