@@ -18,9 +18,9 @@ export BASE
 WB := workbench
 
 # What `make check` runs on BASE, in order; each leaves a ledger in the cache.
-CHECK_RUNS := um x86_64 arm64
-# ...and these beside them, from the start, in a lane of their own.
-CHECK_BESIDE := powerpc32 x86_64-rt
+CHECK_RUNS := um x86_64 arm64 x86_64-rt
+# ...and beside them, from the start (its QEMU run is uniprocessor).
+CHECK_BESIDE := powerpc32
 CHECK_STATIC := mutants static tooling litmus
 # ...and on each long-term base other than BASE (workbench/lts).
 LTS_BASES := 6.12 6.1
@@ -40,14 +40,12 @@ all: tree
 # mailed and of the tooling run beside the KUnit runs and the mutants: much
 # of what they do (tar, git, herd7, checkpatch, Sphinx, kunit.py's
 # single-threaded steps) leaves a core idle that the other lane's builds
-# and QEMU can use. The powerpc32 and x86_64-rt runs go beside too, in a
-# third lane, so that the three lanes end at about the same time and the
-# single-threaded steps of one leave no core idle. Nothing in one lane
-# writes what another reads: the static and tooling checks work in
+# and QEMU can use. The powerpc32 run goes beside too, in a lane of its
+# own: its build is small and its QEMU run takes one core. Nothing in one
+# lane writes what another reads: the static and tooling checks work in
 # worktrees and scratch trees of their own, the KUnit runs each in a build
 # directory of their own. Only the mutants write, into the cached tree's
-# helper file, which the KUnit runs compile, and they build in the um and
-# x86_64-rt build directories: they wait for the third lane.
+# helper file, which the KUnit runs compile, so they wait for powerpc32.
 check: tree
 	@cache=$${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}; \
 	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; \
@@ -57,7 +55,7 @@ check: tree
 	done; \
 	mkdir -p $$cache/results; \
 	echo "long-term bases ($$lts ), litmus, static and tooling checks run beside; log in $$cache/results/lane.log"; \
-	echo "the $(CHECK_BESIDE) runs go beside too; log in $$cache/results/beside.log"; \
+	echo "$(CHECK_BESIDE) runs beside too; log in $$cache/results/beside.log"; \
 	( for r in $(CHECK_BESIDE); do $(WB)/kunit $$r || true; done ) >$$cache/results/beside.log 2>&1 & beside=$$!; \
 	( for b in $(LTS_BASES); do \
 		[ "$$b" != "$$base" ] || continue; \
