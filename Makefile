@@ -22,6 +22,8 @@ CHECK_RUNS := um x86_64 arm64 x86_64-rt
 # ...and beside them, from the start (its QEMU run is uniprocessor).
 CHECK_BESIDE := powerpc32
 CHECK_STATIC := mutants static tooling litmus
+# How the side lanes of `make check` run.
+SIDE_NICE := nice -n 10
 # ...and on each long-term base other than BASE (workbench/lts).
 LTS_BASES := 6.12 6.1
 LTS_CHECKS := um static-lts
@@ -46,6 +48,10 @@ all: tree
 # worktrees and scratch trees of their own, the KUnit runs each in a build
 # directory of their own. Only the mutants write, into the cached tree's
 # helper file, which the KUnit runs compile, so they wait for powerpc32.
+# The side lanes run niced: the main lane's QEMU guests have two vCPUs that
+# wait for each other, and a vCPU the host descheduled stalls its sibling,
+# so the main lane gets the cores it asks for and the side lanes take the
+# rest.
 check: tree
 	@cache=$${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}; \
 	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; \
@@ -56,14 +62,14 @@ check: tree
 	mkdir -p $$cache/results; \
 	echo "long-term bases ($$lts ), litmus, static and tooling checks run beside; log in $$cache/results/lane.log"; \
 	echo "$(CHECK_BESIDE) runs beside too; log in $$cache/results/beside.log"; \
-	( for r in $(CHECK_BESIDE); do $(WB)/kunit $$r || true; done ) >$$cache/results/beside.log 2>&1 & beside=$$!; \
+	( for r in $(CHECK_BESIDE); do $(SIDE_NICE) $(WB)/kunit $$r || true; done ) >$$cache/results/beside.log 2>&1 & beside=$$!; \
 	( for b in $(LTS_BASES); do \
 		[ "$$b" != "$$base" ] || continue; \
-		BASE=$$b $(WB)/lts || true; \
+		BASE=$$b $(SIDE_NICE) $(WB)/lts || true; \
 	  done; \
-	  $(WB)/litmus || true; \
-	  $(WB)/static || true; \
-	  $(WB)/tooling || true ) >$$cache/results/lane.log 2>&1 & lane=$$!; \
+	  $(SIDE_NICE) $(WB)/litmus || true; \
+	  $(SIDE_NICE) $(WB)/static || true; \
+	  $(SIDE_NICE) $(WB)/tooling || true ) >$$cache/results/lane.log 2>&1 & lane=$$!; \
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
 	wait $$beside || true; \
 	$(WB)/mutants || true; \
