@@ -38,42 +38,39 @@ all: tree
 
 # Each check records its own failures, a check that stops early included
 # (workbench/lib.sh); the summary's exit status is the verdict.
-# The long-term bases, the litmus tests and the checks of the series as
-# mailed and of the tooling run beside the KUnit runs and the mutants: much
-# of what they do (tar, git, herd7, checkpatch, Sphinx, kunit.py's
-# single-threaded steps) leaves a core idle that the other lane's builds
-# and QEMU can use. The powerpc32 run goes beside too, in a lane of its
-# own: its build is small and its QEMU run takes one core. Nothing in one
-# lane writes what another reads: the static and tooling checks work in
-# worktrees and scratch trees of their own, the KUnit runs each in a build
+# The main lane runs the KUnit runs on BASE, then the mutants. Beside it,
+# each in a side lane of its own from the start: the powerpc32 run, each
+# long-term base, and the litmus, static and tooling checks. The side lanes
+# run niced: the main lane's QEMU guests have two vCPUs that wait for each
+# other, and a vCPU the host descheduled stalls its sibling, so the main
+# lane gets the cores it asks for and the side lanes share the rest. They
+# are several so that when the main lane ends, what is left of them still
+# fills both cores. Nothing in one lane writes what another reads: the
+# static and tooling checks work in worktrees and scratch trees of their
+# own, each base in a tree of its own, the KUnit runs each in a build
 # directory of their own. Only the mutants write, into the cached tree's
-# helper file, which the KUnit runs compile, so they wait for powerpc32.
-# The side lanes run niced: the main lane's QEMU guests have two vCPUs that
-# wait for each other, and a vCPU the host descheduled stalls its sibling,
-# so the main lane gets the cores it asks for and the side lanes take the
-# rest.
+# helper file, which the powerpc32 run compiles, so they wait for it.
 check: tree
 	@cache=$${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}; \
 	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; \
+	mkdir -p $$cache/results; \
+	echo "beside the main lane, niced; logs in $$cache/results/:"; \
+	echo "  $(CHECK_BESIDE) (beside.log)"; \
+	( for r in $(CHECK_BESIDE); do $(SIDE_NICE) $(WB)/kunit $$r || true; done ) >$$cache/results/beside.log 2>&1 & beside=$$!; \
 	for b in $(LTS_BASES); do \
 		[ "$$b" != "$$base" ] || continue; \
 		for c in $(LTS_CHECKS); do lts="$$lts $$b:$$c"; done; \
+		echo "  long-term base $$b: $(LTS_CHECKS) (lts-$$b.log)"; \
+		BASE=$$b $(SIDE_NICE) $(WB)/lts >$$cache/results/lts-$$b.log 2>&1 & \
 	done; \
-	mkdir -p $$cache/results; \
-	echo "long-term bases ($$lts ), litmus, static and tooling checks run beside; log in $$cache/results/lane.log"; \
-	echo "$(CHECK_BESIDE) runs beside too; log in $$cache/results/beside.log"; \
-	( for r in $(CHECK_BESIDE); do $(SIDE_NICE) $(WB)/kunit $$r || true; done ) >$$cache/results/beside.log 2>&1 & beside=$$!; \
-	( for b in $(LTS_BASES); do \
-		[ "$$b" != "$$base" ] || continue; \
-		BASE=$$b $(SIDE_NICE) $(WB)/lts || true; \
-	  done; \
-	  $(SIDE_NICE) $(WB)/litmus || true; \
+	echo "  litmus, static and tooling (lane.log)"; \
+	( $(SIDE_NICE) $(WB)/litmus || true; \
 	  $(SIDE_NICE) $(WB)/static || true; \
-	  $(SIDE_NICE) $(WB)/tooling || true ) >$$cache/results/lane.log 2>&1 & lane=$$!; \
+	  $(SIDE_NICE) $(WB)/tooling || true ) >$$cache/results/lane.log 2>&1 & \
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
 	wait $$beside || true; \
 	$(WB)/mutants || true; \
-	wait $$lane || true; \
+	wait; \
 	$(WB)/summary $(CHECK_RUNS) $(CHECK_BESIDE) $(CHECK_STATIC) $$lts
 
 setup:
