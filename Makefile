@@ -22,11 +22,11 @@ CHECK_RUNS := um x86_64 arm64 x86_64-rt
 # ...and beside them, from the start (its QEMU run is uniprocessor).
 CHECK_BESIDE := powerpc32
 CHECK_STATIC := mutants static tooling litmus
-# How the side lanes of `make check` run.
-SIDE_NICE := nice -n 10
 # ...and on each long-term base other than BASE (workbench/lts).
 LTS_BASES := 6.12 6.1
 LTS_CHECKS := um static-lts
+# How the side lanes of `make check` run (SIDE_NICE= runs them at full weight).
+SIDE_NICE := nice -n 10
 
 # What `make bench` runs: a benchmark, not a gate (see the benchmark section of README.md).
 BENCH_RUNS := bench-um bench-x86_64
