@@ -105,6 +105,14 @@ need_tree() {
 		die "no patched tree at $TREE; run 'make BASE=$BASE' first"
 }
 
+# Make variables for builds on a long-term base: the KUnit test of the
+# series is written for the newest kernel, and workbench/compat/ gives it
+# what 6.12 and 6.1 lack, force-included into the test alone.
+wb_compat_make_args() {
+	! is_lts "$BASE" ||
+		echo "CFLAGS_dma-fence-user-fence-test.o=-include $WB_ROOT/workbench/compat/test-on-lts.h"
+}
+
 # The compiler for kernel builds, through ccache when it is there.
 wb_cc() {
 	if command -v ccache >/dev/null; then echo "ccache ${1:-gcc}"; else echo "${1:-gcc}"; fi

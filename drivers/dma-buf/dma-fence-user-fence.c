@@ -18,11 +18,17 @@
 #include <linux/init.h>
 #include <linux/iosys-map.h>
 #include <linux/kref.h>
+#include <linux/llist.h>
+#include <linux/module.h>
+#include <linux/preempt.h>
 #include <linux/printk.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 
 #include <asm/byteorder.h>
+#include <asm/sections.h>
 
 #include <kunit/visibility.h>
 
@@ -51,37 +57,56 @@
  * 2. dma_fence_user_fence_check_map() on a location derived from userspace
  *    input, where an error can still be returned to userspace.
  * 3. dma_fence_user_fence_attach() with the fence, the location and the
- *    seqno. It cannot fail and it never allocates; the user fence belongs to
- *    the helper from then on.
+ *    seqno. It cannot fail, never allocates and never sleeps; the user fence
+ *    belongs to the helper from then on.
  * 4. dma_fence_user_fence_free() only for a user fence that was never
  *    attached, on an error path.
  *
  * Lifetime: the memory behind the location must stay valid, and mapped at
  * the same kernel address, until the helper drops the reference it was given
- * (calls the release function passed to dma_fence_user_fence_alloc()). The
- * fence being signalled is not enough: dma_fence_signal() marks the fence
- * signalled before it runs the callbacks, so dma_fence_is_signaled() and
- * the waits that skip a fence it reports signalled, dma_resv_wait_timeout()
- * and TTM eviction among them, may report the fence done while the store is
- * still to come. The reference is dropped exactly once:
- * after the store (or after deciding not to store, see below), when attach
- * refuses its input, or by dma_fence_user_fence_free(). The release function
- * may be called in any context, hard interrupt and the fence's lock included,
- * so it must not sleep nor take the fence's lock; what it cannot do there it
- * defers, for example to a workqueue. Without a reference (NULL), the memory
- * must outlive every fence it is attached to until dma_fence_signal() of that
- * fence has returned, which only the signaller of a fence can know.
+ * by calling the release function passed to dma_fence_user_fence_alloc().
+ * The fence being signalled is not enough: dma_fence_signal() marks the
+ * fence signalled before it runs the callbacks, so dma_fence_is_signaled()
+ * and the waits that skip a fence it reports signalled may report the fence
+ * done while the store is still to come.
+ *
+ * The helper drops the reference exactly once: after the store (or after
+ * deciding not to store, see below), when attach refuses its input, or after
+ * dma_fence_user_fence_free(). It does so in process context, from a work
+ * item, whatever context the fence signalled in, so the release function may
+ * sleep: take a reservation lock, unmap, unpin, put a device. It never runs
+ * inside dma_fence_user_fence_attach() or dma_fence_user_fence_free(), but
+ * it may run on another CPU before either returns: the caller must not touch
+ * the user fence after handing it over, and must not assume that the
+ * reference is still held when the call returns. Releases are batched: one
+ * work item drains every release that is due.
+ *
+ * The module that contains the release function cannot be unloaded while a
+ * release of it is pending or running: dma_fence_user_fence_alloc() takes a
+ * reference on that module, which the helper drops after the release has
+ * returned. A driver whose teardown must know that every release due has run
+ * calls dma_fence_user_fence_flush(). User fences whose fences have not
+ * signalled stay pending, with their references, until the fences signal.
  *
  * What the value means: one location is one timeline. The seqno is stored
  * only if it is larger than the value at the location, under a lock hashed
  * on its address, so the value is the largest seqno whose fence has
  * signalled, and a location that already holds the seqno or a larger value
- * is left as it is. If the fences attached to one location signal in the
- * order of their seqnos, as the points of a &dma_fence_chain do, the value v
- * means that every user fence on the location with a seqno up to v has
- * signalled. Fences that can signal out of order do not give that meaning:
- * the value then says only that the fence of v has signalled. Attach
- * timeline points, not the fences of independent jobs.
+ * is left as it is. What makes the value mean more is a timeline: if the
+ * fences attached to one location are the points of one &dma_fence_chain,
+ * with the point's seqno as the value, the value v means that every fence up
+ * to v has signalled. Chain points do not necessarily signal in order, each
+ * from its own irq_work; but point v signals only once every fence up to v
+ * has, and the largest stored value is what counts. Fences of independent
+ * jobs on one location do not give that meaning: the value then says only
+ * that the fence of v has signalled.
+ *
+ * The initial value: a location must start below the first seqno attached to
+ * it, and must be reset to below the next first seqno before it is reused
+ * for a new timeline. The helper never lowers a location: on a location that
+ * holds a stale value above the seqno nothing is stored, and a waiter for the
+ * seqno never wakes; on one that holds the seqno already, a waiter wakes
+ * before the fence has signalled.
  *
  * The value is stored little-endian, in system and in I/O memory, as devices
  * and the I/O accessors expect it; a CPU reader on a big-endian kernel
@@ -121,28 +146,45 @@
  * two apart, which is why this is a debug count and not a warning.
  *
  * Bad input: dma_fence_user_fence_check_map() returns -EINVAL for a
- * location that is NULL or not 8-byte aligned. Attaching such a location, a
- * NULL fence, or a user fence that is already attached is a programming
- * error: a WARN, and nothing is stored.
+ * location that is NULL or not 8-byte aligned. Allocating without a storage
+ * reference or its release function, attaching such a location or a NULL
+ * fence, and attaching a user fence a second time before the helper has
+ * released it are programming errors: a WARN, and nothing is stored.
  */
+
+/* Bit 0 of &dma_fence_user_fence.addr: the location is in I/O memory. */
+#define USER_FENCE_IOMEM	1UL
 
 /**
  * struct dma_fence_user_fence - a pending seqno write
  *
  * Allocated with dma_fence_user_fence_alloc(); 64 bytes on 64-bit, in a
- * cache of its own.
+ * cache of its own. The location is kept as an address with a flag, not as
+ * a &struct iosys_map, whose padded flag would cost 8 bytes more.
  */
 struct dma_fence_user_fence {
-	/** @cb: fence callback; @cb.func is NULL until the user fence is attached */
-	struct dma_fence_cb cb;
-	/** @map: where to store @seqno */
-	struct iosys_map map;
+	union {
+		/**
+		 * @cb: fence callback; @cb.func is NULL until the user fence
+		 * is attached
+		 */
+		struct dma_fence_cb cb;
+		/**
+		 * @release_node: on the list of due releases, once the
+		 * callback is done with @cb.node (@cb.func stays set)
+		 */
+		struct llist_node release_node;
+	};
+	/** @addr: the location's kernel address, USER_FENCE_IOMEM or'ed in */
+	unsigned long addr;
 	/** @seqno: the value to store */
 	u64 seqno;
-	/** @storage: the caller's reference on the memory behind @map, or NULL */
+	/** @storage: the caller's reference on the memory behind @addr */
 	struct kref *storage;
-	/** @release: drops @storage */
+	/** @release: drops @storage, in process context */
 	void (*release)(struct kref *storage);
+	/** @owner: the module of @release, pinned until it has returned */
+	struct module *owner;
 };
 
 /* What a pending user fence costs; its cache adds no rounding on top. */
@@ -163,22 +205,42 @@ static struct user_fence_lock {
 	/* serialises the read-compare-store of the locations hashed here */
 	spinlock_t lock;
 #ifdef CONFIG_DMABUF_DEBUG
-	const void *last_addr;
+	unsigned long last_addr;
 	u64 last_value;
 #endif
 } ____cacheline_aligned_in_smp user_fence_locks[1 << USER_FENCE_LOCK_BITS];
 
 static struct kmem_cache *user_fence_cache;
 
+/*
+ * User fences whose release is due: stored, refused by attach, or freed
+ * unattached. One work item drains them in process context.
+ */
+static LLIST_HEAD(user_fence_releases);
+static void user_fence_release_work(struct work_struct *work);
+static DECLARE_WORK(user_fence_release, user_fence_release_work);
+
 #ifdef CONFIG_DMABUF_DEBUG
 static atomic_long_t user_fence_pending = ATOMIC_LONG_INIT(0);
 static atomic_long_t user_fence_lowered = ATOMIC_LONG_INIT(0);
 #endif
 
-static const void *user_fence_addr(const struct iosys_map *map)
+static struct iosys_map user_fence_map(const struct dma_fence_user_fence *uf)
 {
-	return map->is_iomem ? (const void __force *)map->vaddr_iomem :
-			       map->vaddr;
+	unsigned long addr = uf->addr & ~USER_FENCE_IOMEM;
+	struct iosys_map map;
+
+	if (uf->addr & USER_FENCE_IOMEM)
+		iosys_map_set_vaddr_iomem(&map, (void __iomem __force *)addr);
+	else
+		iosys_map_set_vaddr(&map, (void *)addr);
+	return map;
+}
+
+static unsigned long user_fence_map_addr(const struct iosys_map *map)
+{
+	return map->is_iomem ? (unsigned long __force)map->vaddr_iomem :
+			       (unsigned long)map->vaddr;
 }
 
 /*
@@ -229,45 +291,54 @@ static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 		if (!map->is_iomem)
 			seqno = (__force u64)cpu_to_le64(seqno);
 		iosys_map_wr(map, 0, u64, seqno);
-		return;
+	} else {
+		/*
+		 * No single 64-bit store here: iosys_map_wr() would split the
+		 * value in an order of its own (two 32-bit WRITE_ONCE() or a
+		 * memcpy_toio()). Store the low word first. Since old < seqno,
+		 * either the high words are equal and one store suffices, or
+		 * the intermediate value (old.high, seqno.low) is below seqno
+		 * and releases nobody early.
+		 */
+		user_fence_store32(map, 0, lower_32_bits(seqno));
+		if (upper_32_bits(old) != upper_32_bits(seqno)) {
+			wmb();	/* low word first: UF-split32+wmb.litmus */
+			user_fence_store32(map, 4, upper_32_bits(seqno));
+		}
 	}
 
 	/*
-	 * No single 64-bit store here: iosys_map_wr() would split the value
-	 * in an order of its own (two 32-bit WRITE_ONCE() or a memcpy_toio()).
-	 * Store the low word first. Since old < seqno, either the high words
-	 * are equal and one store suffices, or the intermediate value
-	 * (old.high, seqno.low) is below seqno and releases nobody early.
+	 * The release, which may unmap the location, comes after the store.
+	 * For system memory the fully ordered llist_add() that queues it is
+	 * enough, but it does not order a write to I/O memory: arm64's
+	 * writeq() has its barrier before the store and none after.
 	 */
-	user_fence_store32(map, 0, lower_32_bits(seqno));
-	if (upper_32_bits(old) == upper_32_bits(seqno))
-		return;
-	wmb();	/* low word before high word: UF-split32+wmb.litmus */
-	user_fence_store32(map, 4, upper_32_bits(seqno));
+	if (map->is_iomem)
+		wmb();
 }
 
 static void user_fence_write(struct dma_fence *fence,
 			     struct dma_fence_user_fence *user_fence)
 {
-	const struct iosys_map *map = &user_fence->map;
-	const void *addr = user_fence_addr(map);
+	const struct iosys_map map = user_fence_map(user_fence);
+	unsigned long addr = user_fence->addr;
 	struct user_fence_lock *l;
 	unsigned long flags;
 	bool written = false;
 	u64 old;
 
-	l = &user_fence_locks[hash_ptr(addr, USER_FENCE_LOCK_BITS)];
+	l = &user_fence_locks[hash_long(addr, USER_FENCE_LOCK_BITS)];
 	spin_lock_irqsave(&l->lock, flags);
-	old = user_fence_load(map);
+	old = user_fence_load(&map);
 #ifdef CONFIG_DMABUF_DEBUG
 	if (l->last_addr == addr && old < l->last_value) {
 		atomic_long_inc(&user_fence_lowered);
-		pr_debug("%p lowered from %llu to %llu by another writer\n",
+		pr_debug("%lx lowered from %llu to %llu by another writer\n",
 			 addr, l->last_value, old);
 	}
 #endif
 	if (user_fence->seqno > old) {
-		user_fence_store(map, old, user_fence->seqno);
+		user_fence_store(&map, old, user_fence->seqno);
 		written = true;
 #ifdef CONFIG_DMABUF_DEBUG
 		l->last_addr = addr;
@@ -279,25 +350,47 @@ static void user_fence_write(struct dma_fence *fence,
 	trace_dma_fence_user_fence_write(fence, user_fence->seqno, old, written);
 }
 
-/* Free the user fence, then hand the memory of its location back. */
-static void user_fence_release(struct dma_fence_user_fence *user_fence)
+/*
+ * Hand the user fence to the release work. Any context: the fence callback
+ * runs in hard interrupt context, with the fence's lock held. Only the first
+ * entry of an empty list queues the work; the others find it queued and not
+ * yet started, or started and about to be queued again by the first entry
+ * that follows its llist_del_all().
+ */
+static void user_fence_release_later(struct dma_fence_user_fence *user_fence)
 {
-	struct kref *storage = user_fence->storage;
-	void (*release)(struct kref *storage) = user_fence->release;
+	if (llist_add(&user_fence->release_node, &user_fence_releases))
+		queue_work(system_unbound_wq, &user_fence_release);
+}
 
-	kmem_cache_free(user_fence_cache, user_fence);
+/* Free each user fence, then hand the memory of its location back. */
+static void user_fence_release_work(struct work_struct *work)
+{
+	struct llist_node *list = llist_del_all(&user_fence_releases);
+	struct dma_fence_user_fence *user_fence, *next;
+
+	llist_for_each_entry_safe(user_fence, next, llist_reverse_order(list),
+				  release_node) {
+		struct kref *storage = user_fence->storage;
+		void (*release)(struct kref *storage) = user_fence->release;
+		struct module *owner = user_fence->owner;
+
+		kmem_cache_free(user_fence_cache, user_fence);
 #ifdef CONFIG_DMABUF_DEBUG
-	atomic_long_dec(&user_fence_pending);
+		atomic_long_dec(&user_fence_pending);
 #endif
-	/*
-	 * Last, after the store: from here on the caller may free the memory.
-	 * kref_put() is a release: the store comes before the decrement, and
-	 * whoever drops the last reference frees only after it, with acquire
-	 * ordering (UF-release+kref.litmus; with a relaxed decrement,
-	 * UF-release+relaxed.litmus, the store can land after the free).
-	 */
-	if (storage)
+		/*
+		 * After the store: from here on the caller may free the
+		 * memory. The store was ordered before llist_add() and its
+		 * llist_del_all() above, both fully ordered; kref_put() is a
+		 * release, and whoever drops the last reference frees only
+		 * after it (UF-release+kref.litmus).
+		 */
 		kref_put(storage, release);
+		/* Only now may the module that contains release() go. */
+		module_put(owner);
+		cond_resched();
+	}
 }
 
 static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
@@ -306,13 +399,14 @@ static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 		container_of(cb, struct dma_fence_user_fence, cb);
 
 	user_fence_write(fence, user_fence);
-	user_fence_release(user_fence);
+	/* dma_fence_signal() is done with cb.node: it becomes release_node. */
+	user_fence_release_later(user_fence);
 }
 
 /**
  * dma_fence_user_fence_alloc() - allocate a user fence
- * @storage: a reference on the memory that will hold the location, or NULL
- * @release: drops @storage; NULL if and only if @storage is NULL
+ * @storage: a reference on the memory that will hold the location
+ * @release: drops @storage; called in process context, where it may sleep
  *
  * Allocate the memory for one dma_fence_user_fence_attach() up front, so that
  * attaching never allocates. Call it outside of any fence signalling critical
@@ -320,31 +414,49 @@ static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
  *
  * On success the user fence owns the caller's reference @storage and drops it
  * with kref_put(@storage, @release) once it is done with the memory: after
- * its store, or when it is freed unattached. @release may then run in any
- * context, including hard interrupt context with the fence's lock held, see
- * "user fence" above. On failure the caller keeps its reference.
+ * its store, or after it is freed unattached; see "user fence" above. It also
+ * holds a reference on the module that contains @release until @release has
+ * returned. On failure the caller keeps its reference.
  *
  * Context: Process context; may sleep.
- * Return: a new user fence, or NULL if out of memory, or with a WARN if only
- * one of @storage and @release is given.
+ * Return: a new user fence; NULL if out of memory or if the module that
+ * contains @release is being unloaded; NULL with a WARN if @storage or
+ * @release is NULL.
  */
 struct dma_fence_user_fence *
 dma_fence_user_fence_alloc(struct kref *storage,
 			   void (*release)(struct kref *storage))
 {
 	struct dma_fence_user_fence *user_fence;
+	struct module *owner;
 
-	if (WARN_ON(!storage != !release))
+	/* Without the reference, nothing keeps the location until the store. */
+	if (WARN_ON(!storage || !release))
 		return NULL;
 
 	user_fence = kmem_cache_alloc(user_fence_cache, GFP_KERNEL);
 	if (!user_fence)
 		return NULL;
 
+	/*
+	 * Preemption off is the RCU read-side section the module lookup needs,
+	 * on kernels whose module code asks for either.
+	 */
+	preempt_disable();
+	owner = __module_text_address((unsigned long)
+			dereference_function_descriptor(release));
+	if (!try_module_get(owner)) {
+		preempt_enable();
+		kmem_cache_free(user_fence_cache, user_fence);
+		return NULL;
+	}
+	preempt_enable();
+
 	/* Attach fills in the rest; cb.func tells it whether it already did. */
 	user_fence->cb.func = NULL;
 	user_fence->storage = storage;
 	user_fence->release = release;
+	user_fence->owner = owner;
 #ifdef CONFIG_DMABUF_DEBUG
 	atomic_long_inc(&user_fence_pending);
 #endif
@@ -357,11 +469,12 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_alloc);
  * @user_fence: user fence from dma_fence_user_fence_alloc(), or NULL
  *
  * For error paths that allocated a user fence and then did not attach it.
- * Drops the storage reference the user fence owns. An attached user fence
- * belongs to the helper, which frees it after its store; freeing one that is
- * still pending is refused with a WARN, and the pending store still happens.
+ * The storage reference the user fence owns is dropped later, in process
+ * context, as after a store. An attached user fence belongs to the helper;
+ * freeing one that the helper has not released yet is refused with a WARN,
+ * and its pending store still happens.
  *
- * Context: Any context the storage's release function allows.
+ * Context: Any context.
  */
 void dma_fence_user_fence_free(struct dma_fence_user_fence *user_fence)
 {
@@ -372,9 +485,34 @@ void dma_fence_user_fence_free(struct dma_fence_user_fence *user_fence)
 	if (WARN_ON(user_fence->cb.func))
 		return;
 
-	user_fence_release(user_fence);
+	user_fence_release_later(user_fence);
 }
 EXPORT_SYMBOL_GPL(dma_fence_user_fence_free);
+
+/**
+ * dma_fence_user_fence_flush() - wait for the releases that are due
+ *
+ * Wait until the release function has returned for every user fence that
+ * was stored, refused by dma_fence_user_fence_attach() or freed with
+ * dma_fence_user_fence_free() before this call. For a driver's teardown,
+ * which must not free what its release functions use before they have run.
+ * User fences whose fences have not signalled are not waited for.
+ *
+ * Context: Process context; may sleep. Not from a release function, nor with
+ * a lock held that a release function takes.
+ */
+void dma_fence_user_fence_flush(void)
+{
+	/*
+	 * A release whose llist_add() did not queue the work may have found
+	 * it neither queued nor started: its first entry's queue_work() is
+	 * still to come. Queue it here, then wait for it; a run that took
+	 * entries earlier finishes before the queued one starts.
+	 */
+	queue_work(system_unbound_wq, &user_fence_release);
+	flush_work(&user_fence_release);
+}
+EXPORT_SYMBOL_GPL(dma_fence_user_fence_flush);
 
 /**
  * dma_fence_user_fence_check_map() - check a location before attaching it
@@ -392,7 +530,7 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_free);
 int dma_fence_user_fence_check_map(const struct iosys_map *map)
 {
 	if (!map || iosys_map_is_null(map) ||
-	    !IS_ALIGNED((unsigned long)user_fence_addr(map), sizeof(u64)))
+	    !IS_ALIGNED(user_fence_map_addr(map), sizeof(u64)))
 		return -EINVAL;
 	return 0;
 }
@@ -408,21 +546,23 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_check_map);
  *
  * Store @seqno at @map when @fence signals, or before returning if it already
  * has; the store happens only if @seqno is larger than the value already
- * there, see "user fence" above. The helper copies @map, then frees
- * @user_fence and drops its storage reference after the store, so the caller
- * must not touch @user_fence again, and must keep the memory behind @map until
- * that reference is dropped.
+ * there, see "user fence" above. The helper copies the location from @map;
+ * after the store it frees @user_fence and drops its storage reference, in
+ * process context and possibly before attach returns. The caller must not
+ * touch @user_fence again, and must keep the memory behind @map until that
+ * reference is dropped.
  *
- * A NULL @fence, a location that dma_fence_user_fence_check_map() refuses,
- * or a user fence that is already attached triggers a WARN and nothing is
- * stored; except in the last case, @user_fence is freed and its storage
- * reference dropped.
+ * A NULL @fence or a location that dma_fence_user_fence_check_map() refuses
+ * triggers a WARN: nothing is stored, and @user_fence is released as after a
+ * store. A user fence attached again before the helper has released it
+ * triggers a WARN and is left as it is.
  *
  * Context: Any context dma_fence_add_callback() may be called in, including
  * inside a fence signalling critical section, but not with @fence's lock
- * held. The store itself may happen in interrupt context, from the fence
- * callback; on PREEMPT_RT the fence lock and the helper's locks are sleeping
- * locks, and so are the contexts they are taken in.
+ * held. Never sleeps and never allocates. The store itself may happen in
+ * interrupt context, from the fence callback; on PREEMPT_RT the fence lock
+ * and the helper's locks are sleeping locks, and so are the contexts they are
+ * taken in.
  */
 void dma_fence_user_fence_attach(struct dma_fence *fence,
 				 struct dma_fence_user_fence *user_fence,
@@ -431,16 +571,17 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 	if (WARN_ON(!user_fence))
 		return;
 
-	/* Attached twice while pending: the callback is on a fence list. */
+	/* Attached twice before its release: the callback is on a fence list. */
 	if (WARN_ON(user_fence->cb.func))
 		return;
 
 	if (WARN_ON(!fence) || WARN_ON(dma_fence_user_fence_check_map(map))) {
-		user_fence_release(user_fence);
+		user_fence_release_later(user_fence);
 		return;
 	}
 
-	user_fence->map = *map;
+	user_fence->addr = user_fence_map_addr(map) |
+			   (map->is_iomem ? USER_FENCE_IOMEM : 0);
 	user_fence->seqno = seqno;
 	user_fence->cb.func = user_fence_cb;
 
@@ -467,7 +608,7 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_attach);
  * dma_fence_user_fence_debug_pending() - count user fences not yet freed
  *
  * For the KUnit tests: the number of user fences allocated and not yet
- * freed, either by their write or by dma_fence_user_fence_free().
+ * freed by the release work.
  *
  * Context: Any context.
  * Return: the number of live user fences.

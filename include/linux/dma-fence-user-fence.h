@@ -19,6 +19,7 @@ struct dma_fence_user_fence *
 dma_fence_user_fence_alloc(struct kref *storage,
 			   void (*release)(struct kref *storage));
 void dma_fence_user_fence_free(struct dma_fence_user_fence *user_fence);
+void dma_fence_user_fence_flush(void);
 int dma_fence_user_fence_check_map(const struct iosys_map *map);
 void dma_fence_user_fence_attach(struct dma_fence *fence,
 				 struct dma_fence_user_fence *user_fence,

@@ -28,6 +28,7 @@
 #include <linux/dma-fence-user-fence.h>
 #include <linux/hash.h>
 #include <linux/iosys-map.h>
+#include <linux/kref.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/minmax.h>
@@ -47,6 +48,27 @@
 #define PS_PER_NS	1000ULL
 
 static DEFINE_SPINLOCK(bench_fence_lock);
+
+/*
+ * The storage reference every user fence needs: the benchmark holds one
+ * that never goes, and each user fence one more, dropped by the helper.
+ */
+static struct kref bench_storage = KREF_INIT(1);
+
+static void bench_storage_release(struct kref *ref)
+{
+}
+
+static struct dma_fence_user_fence *bench_uf_alloc(void)
+{
+	struct dma_fence_user_fence *uf;
+
+	kref_get(&bench_storage);
+	uf = dma_fence_user_fence_alloc(&bench_storage, bench_storage_release);
+	if (!uf)
+		kref_put(&bench_storage, bench_storage_release);
+	return uf;
+}
 
 static const char *bench_fence_name(struct dma_fence *fence)
 {
@@ -272,7 +294,7 @@ static noinline unsigned int round_batch(enum round_variant v,
 		for (i = 0; i < ROUND_PER_BATCH; i++) {
 			struct dma_fence_user_fence *uf;
 
-			uf = dma_fence_user_fence_alloc(NULL, NULL);
+			uf = bench_uf_alloc();
 			if (likely(uf))
 				dma_fence_user_fence_attach(&f[i], uf, map,
 							    ++*seq);
@@ -308,7 +330,7 @@ static noinline unsigned int round_batch(enum round_variant v,
 		for (i = 0; i < ROUND_PER_BATCH; i++) {
 			struct dma_fence_user_fence *uf;
 
-			uf = dma_fence_user_fence_alloc(NULL, NULL);
+			uf = bench_uf_alloc();
 			if (unlikely(!uf))
 				failed++;
 			dma_fence_user_fence_free(uf);
@@ -491,7 +513,7 @@ static void bench_latency(struct kunit *test)
 		for (i = 0; i < LAT_PER_BATCH; i++) {
 			struct dma_fence_user_fence *uf;
 
-			uf = dma_fence_user_fence_alloc(NULL, NULL);
+			uf = bench_uf_alloc();
 			if (!uf) {
 				failed++;
 				continue;
@@ -614,7 +636,7 @@ static void bench_scaling(struct kunit *test)
 						IOSYS_MAP_INIT_OFFSET(&map, j * sizeof(u64));
 					struct dma_fence_user_fence *uf;
 
-					uf = dma_fence_user_fence_alloc(NULL, NULL);
+					uf = bench_uf_alloc();
 					if (!uf) {
 						failed++;
 						continue;
@@ -673,7 +695,7 @@ static void bench_scaling(struct kunit *test)
 /* 4. What a pending user fence costs in memory. */
 static void bench_bytes(struct kunit *test)
 {
-	struct dma_fence_user_fence *uf = dma_fence_user_fence_alloc(NULL, NULL);
+	struct dma_fence_user_fence *uf = bench_uf_alloc();
 	struct open_uf *o = kmalloc(sizeof(*o), GFP_KERNEL);
 	size_t helper, open;
 
@@ -776,7 +798,7 @@ static void bench_allocations(struct kunit *test)
 
 	count_allocs = 0;
 	for (i = 0; i < ALLOC_N; i++)
-		uf[i] = dma_fence_user_fence_alloc(NULL, NULL);
+		uf[i] = bench_uf_alloc();
 	allocs = count_allocs;
 
 	count_allocs = 0;
@@ -907,7 +929,7 @@ static int two_thread_fn(void *arg)
 		for (i = 0; i < TWO_PER_BATCH; i++) {
 			struct dma_fence_user_fence *uf;
 
-			uf = dma_fence_user_fence_alloc(NULL, NULL);
+			uf = bench_uf_alloc();
 			if (likely(uf))
 				dma_fence_user_fence_attach(&t->f[i], uf,
 							    &t->map, seq);
