@@ -9,6 +9,9 @@ around them. Operations:
 
   after: LINE          insert after the only line equal to LINE
   before: LINE         insert before the only line equal to LINE
+  replace: LINE        replace the only line equal to LINE with the text;
+                       with "through: LAST", the lines from LINE to the
+                       first line after it equal to LAST
   append-to: VAR       append the words of the text to the make variable
                        assignment starting with VAR (continuation lines
                        followed), wrapping at 80 columns like its neighbours
@@ -41,9 +44,11 @@ def parse(path):
         if not sep:
             raise EditError(f"{path}: cannot parse header line {line!r}")
         fields[key] = value
-    ops = [k for k in ("after", "before", "append-to") if k in fields]
+    ops = [k for k in ("after", "before", "append-to", "replace") if k in fields]
     if "file" not in fields or len(ops) != 1:
-        raise EditError(f"{path}: needs 'file:' and exactly one of after/before/append-to")
+        raise EditError(f"{path}: needs 'file:' and exactly one of after/before/append-to/replace")
+    if "through" in fields and ops[0] != "replace":
+        raise EditError(f"{path}: 'through:' goes with 'replace:' only")
     return fields, ops[0], body
 
 
@@ -116,8 +121,16 @@ def apply(tree, edit_path, texts, new_files_from=None):
         if "within" in fields:
             lo, hi = block(lines, fields["within"], edit_path)
         at = find_one(lines, fields[op], lo, hi, edit_path)
-        at = at + 1 if op == "after" else at
-        lines[at:at] = new
+        if op == "replace":
+            end = at
+            if "through" in fields:
+                end = next((i for i in range(at + 1, hi) if lines[i] == fields["through"]), None)
+                if end is None:
+                    raise EditError(f"{edit_path}: no line {fields['through']!r} after the anchor")
+            lines[at:end + 1] = new
+        else:
+            at = at + 1 if op == "after" else at
+            lines[at:at] = new
 
     texts[name] = "\n".join(lines)
     return name

@@ -84,12 +84,31 @@ wb_exit() {
 }
 trap wb_exit EXIT
 
-# The series/ directories of the patches that are mailed and applied to a
-# KERNEL= tree; those with a "local" file (the benchmark) are the
-# workbench's own and go only into its cached tree.
-exported_patches() {
+# fits_tree DIR TREE: the patch in series/DIR applies to TREE. A patch
+# with a "needs" file changes a driver that older bases lack (amdgpu's user
+# queues): it applies only where TREE has every path that file lists.
+fits_tree() {
+	local f
+	[ -n "${2:-}" ] && [ -f "$1/needs" ] || return 0
+	while read -r f; do
+		[ -z "$f" ] || [ -e "$2/$f" ] || return 1
+	done <"$1/needs"
+}
+
+# all_patches [TREE]: the series/ directories of every patch, in order.
+all_patches() {
 	local p
 	for p in "$WB_ROOT"/series/[0-9]*/; do
+		! fits_tree "$p" "${1:-}" || echo "$p"
+	done
+}
+
+# exported_patches [TREE]: those that are mailed and applied to a KERNEL=
+# tree; those with a "local" file (the benchmark) are the workbench's own
+# and go only into its cached tree.
+exported_patches() {
+	local p
+	for p in $(all_patches "${1:-}"); do
 		[ -e "$p/local" ] || echo "$p"
 	done
 }

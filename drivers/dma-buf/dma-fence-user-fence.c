@@ -310,11 +310,12 @@ static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 	/*
 	 * The release, which may unmap the location, comes after the store.
 	 * For system memory the fully ordered llist_add() that queues it is
-	 * enough, but it does not order a write to I/O memory: arm64's
-	 * writeq() has its barrier before the store and none after.
+	 * enough (UF-release+kref.litmus), but it does not order a write to
+	 * I/O memory: arm64's writeq() has its barrier before the store and
+	 * none after.
 	 */
 	if (map->is_iomem)
-		wmb();
+		wmb();	/* I/O store before llist_add() and the release */
 }
 
 static void user_fence_write(struct dma_fence *fence,

@@ -684,7 +684,7 @@ static void test_attach_in_signalling_section(struct kunit *test)
 	struct dma_fence_user_fence *uf[2];
 	u64 *buf = test_buffer(test, &map, MAP_SYSTEM);
 	struct iosys_map loc = IOSYS_MAP_INIT_OFFSET(&map, sizeof(u64));
-	spinlock_t driver_lock;
+	spinlock_t driver_lock;	/* stands for a lock the driver holds */
 	bool cookie;
 
 	spin_lock_init(&driver_lock);
@@ -733,7 +733,7 @@ static void test_release_may_sleep(struct kunit *test)
 	struct irq_signal *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
 	struct storage *from_irq = storage(test, NULL);
 	struct storage *immediate = storage(test, NULL);
-	spinlock_t driver_lock;
+	spinlock_t driver_lock;	/* stands for a lock the driver holds */
 	struct iosys_map map;
 
 	KUNIT_ASSERT_NOT_NULL(test, s);
