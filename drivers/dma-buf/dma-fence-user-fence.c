@@ -70,16 +70,20 @@
  * and the waits that skip a fence it reports signalled may report the fence
  * done while the store is still to come.
  *
- * The helper drops the reference exactly once: after the store (or after
- * deciding not to store, see below), when attach refuses its input, or after
- * dma_fence_user_fence_free(). It does so in process context, from a work
- * item, whatever context the fence signalled in, so the release function may
- * sleep: take a reservation lock, unmap, unpin, put a device. It never runs
- * inside dma_fence_user_fence_attach() or dma_fence_user_fence_free(), but
- * it may run on another CPU before either returns: the caller must not touch
- * the user fence after handing it over, and must not assume that the
- * reference is still held when the call returns. Releases are batched: one
- * work item drains every release that is due.
+ * Attach also takes a reference on the fence, so that a caller may drop its
+ * own right after attaching: a fence callback keeps no fence alive.
+ *
+ * The helper drops the storage reference exactly once: after the store (or
+ * after deciding not to store, see below), when attach refuses its input, or
+ * after dma_fence_user_fence_free(), and the fence reference with it. It
+ * does so in process context, from a work item, whatever context the fence
+ * signalled in, so the release function may sleep: take a reservation lock,
+ * unmap, unpin, put a device. It never runs inside
+ * dma_fence_user_fence_attach() or dma_fence_user_fence_free(), but it may
+ * run on another CPU before either returns: the caller must not touch the
+ * user fence after handing it over, and must not assume that the reference
+ * is still held when the call returns. Releases are batched: one work item
+ * drains every release that is due.
  *
  * The module that contains the release function cannot be unloaded while a
  * release of it is pending or running: dma_fence_user_fence_alloc() takes a
@@ -175,8 +179,18 @@ struct dma_fence_user_fence {
 		 */
 		struct llist_node release_node;
 	};
-	/** @addr: the location's kernel address, USER_FENCE_IOMEM or'ed in */
-	unsigned long addr;
+	union {
+		/**
+		 * @addr: the location's kernel address, USER_FENCE_IOMEM
+		 * or'ed in
+		 */
+		unsigned long addr;
+		/**
+		 * @fence: once stored, the fence whose reference attach took,
+		 * for the release work to drop; NULL if attach took none
+		 */
+		struct dma_fence *fence;
+	};
 	/** @seqno: the value to store */
 	u64 seqno;
 	/** @storage: the caller's reference on the memory behind @addr */
@@ -376,6 +390,7 @@ static void user_fence_release_work(struct work_struct *work)
 		void (*release)(struct kref *storage) = user_fence->release;
 		struct module *owner = user_fence->owner;
 
+		dma_fence_put(user_fence->fence);
 		kmem_cache_free(user_fence_cache, user_fence);
 #ifdef CONFIG_DMABUF_DEBUG
 		atomic_long_dec(&user_fence_pending);
@@ -400,6 +415,8 @@ static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 		container_of(cb, struct dma_fence_user_fence, cb);
 
 	user_fence_write(fence, user_fence);
+	/* The location is done with: keep the fence for its reference. */
+	user_fence->fence = fence;
 	/* dma_fence_signal() is done with cb.node: it becomes release_node. */
 	user_fence_release_later(user_fence);
 }
@@ -455,6 +472,7 @@ dma_fence_user_fence_alloc(struct kref *storage,
 
 	/* Attach fills in the rest; cb.func tells it whether it already did. */
 	user_fence->cb.func = NULL;
+	user_fence->fence = NULL;
 	user_fence->storage = storage;
 	user_fence->release = release;
 	user_fence->owner = owner;
@@ -547,11 +565,12 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_check_map);
  *
  * Store @seqno at @map when @fence signals, or before returning if it already
  * has; the store happens only if @seqno is larger than the value already
- * there, see "user fence" above. The helper copies the location from @map;
- * after the store it frees @user_fence and drops its storage reference, in
- * process context and possibly before attach returns. The caller must not
- * touch @user_fence again, and must keep the memory behind @map until that
- * reference is dropped.
+ * there, see "user fence" above. The helper copies the location from @map,
+ * and takes a reference on @fence, so the caller may drop its own once
+ * attach returns. After the store it frees @user_fence and drops the fence
+ * and storage references, in process context and possibly before attach
+ * returns. The caller must not touch @user_fence again, and must keep the
+ * memory behind @map until the storage reference is dropped.
  *
  * A NULL @fence or a location that dma_fence_user_fence_check_map() refuses
  * triggers a WARN: nothing is stored, and @user_fence is released as after a
@@ -586,6 +605,11 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 	user_fence->seqno = seqno;
 	user_fence->cb.func = user_fence_cb;
 
+	/*
+	 * A callback keeps no fence alive: hold it until the store, so that
+	 * the caller may drop its references. The release work drops it.
+	 */
+	dma_fence_get(fence);
 	/* Only fails with -ENOENT here: the fence has signalled already. */
 	if (!dma_fence_add_callback(fence, &user_fence->cb, user_fence_cb))
 		return;

@@ -831,6 +831,241 @@ static void test_module_reference(struct kunit *test)
 #endif
 }
 
+/*
+ * Attach holds a reference on the fence until the store: the caller may
+ * drop its own at once, as a driver tearing down a queue does.
+ */
+static void test_fence_reference(struct kunit *test)
+{
+	struct dma_fence *fence = mock_fence(test), *done = mock_fence(test);
+	unsigned int before = kref_read(&fence->refcount);
+	struct iosys_map map;
+
+	test_buffer(test, &map, MAP_SYSTEM);
+	mock_fence_signal(done, 0);
+	dma_fence_user_fence_attach(fence, user_fence(test), &map, 1);
+	KUNIT_EXPECT_EQ(test, kref_read(&fence->refcount), before + 1);
+
+	dma_fence_user_fence_attach(done, user_fence(test), &map, 2);
+	dma_fence_user_fence_flush();
+	KUNIT_EXPECT_EQ(test, kref_read(&done->refcount), before);
+
+	mock_fence_signal(fence, 0);
+	dma_fence_user_fence_flush();
+	KUNIT_EXPECT_EQ(test, kref_read(&fence->refcount), before);
+}
+
+/*
+ * The first user's pattern, amdgpu's user queue wait ioctl, with mock
+ * fences: each waiting queue has a slot in a pool of memory (seq64), made
+ * on first use and set to 0; the foreign fences of each ioctl become the
+ * next points of the queue's dma_fence_chain timeline, with consecutive
+ * values, and one user fence on the last point stores its value. Each
+ * store holds a reference on the slot, whose release sleeps and frees it.
+ */
+struct model_slot {
+	struct kref ref;
+	u64 *word;		/* in the pool; reused once freed */
+	atomic_t *used;
+	struct completion released;
+	bool released_in_task;
+};
+
+struct model_queue {
+	struct mutex lock;	/* serialises the "ioctls" of the queue */
+	struct model_slot *slot;
+	struct dma_fence *point;
+	u64 seqno;
+	atomic_t *pool_used;
+	u64 *pool_word;
+};
+
+static void model_slot_release(struct kref *ref)
+{
+	struct model_slot *slot = container_of(ref, struct model_slot, ref);
+
+	might_sleep();
+	slot->released_in_task = in_task();
+	mutex_lock(&storage_mutex);
+	atomic_set(slot->used, 0);	/* back to the pool, like seq64_free */
+	mutex_unlock(&storage_mutex);
+	complete_all(&slot->released);
+}
+
+/* One wait ioctl on @q for @n foreign fences; returns the value to poll. */
+static u64 model_wait_ioctl(struct kunit *test, struct model_queue *q,
+			    struct model_slot *slot_mem,
+			    struct dma_fence **fences, int n)
+{
+	struct dma_fence_chain *chains[4];
+	struct dma_fence_user_fence *uf;
+	struct iosys_map map;
+	int i;
+
+	KUNIT_ASSERT_LE(test, n, ARRAY_SIZE(chains));
+	for (i = 0; i < n; i++) {
+		chains[i] = dma_fence_chain_alloc();
+		KUNIT_ASSERT_NOT_NULL(test, chains[i]);
+	}
+
+	mutex_lock(&q->lock);
+	if (!q->slot) {
+		KUNIT_ASSERT_EQ(test, atomic_cmpxchg(q->pool_used, 0, 1), 0);
+		kref_init(&slot_mem->ref);
+		init_completion(&slot_mem->released);
+		slot_mem->word = q->pool_word;
+		slot_mem->used = q->pool_used;
+		loc_set(slot_mem->word, 0);	/* below the first value */
+		q->slot = slot_mem;
+	}
+	kref_get(&q->slot->ref);
+	uf = dma_fence_user_fence_alloc(&q->slot->ref, model_slot_release);
+	KUNIT_ASSERT_NOT_NULL(test, uf);
+
+	for (i = 0; i < n; i++) {
+		dma_fence_chain_init(chains[i], q->point, dma_fence_get(fences[i]),
+				     ++q->seqno);
+		q->point = &chains[i]->base;
+	}
+	iosys_map_set_vaddr(&map, q->slot->word);
+	dma_fence_user_fence_attach(q->point, uf, &map, q->seqno);
+	mutex_unlock(&q->lock);
+	return q->seqno;
+}
+
+/* Queue destroy: drop the queue's references, wait for nothing. */
+static void model_queue_destroy(struct model_queue *q)
+{
+	dma_fence_put(q->point);
+	q->point = NULL;
+	kref_put(&q->slot->ref, model_slot_release);
+	q->slot = NULL;
+}
+
+#define MODEL_FENCES	6
+
+struct model_signaller {
+	struct dma_fence **fences;
+	const int *order;
+	int count;
+	struct completion done;
+};
+
+static int model_signal_thread(void *arg)
+{
+	struct model_signaller *s = arg;
+	int i;
+
+	for (i = 0; i < s->count; i++) {
+		mock_fence_signal(s->fences[s->order[i]], 0);
+		usleep_range(100, 200);
+	}
+	kthread_complete_and_exit(&s->done, 0);
+}
+
+/*
+ * What a poller of the slot may conclude: value v means that the foreign
+ * fences of points 1..v have all signalled. Checked against the fences,
+ * which are marked signalled before their callbacks run.
+ */
+static void model_check(struct kunit *test, const u64 *word,
+			struct dma_fence **fences, u64 limit, bool *bad)
+{
+	u64 v = loc_get(word);
+	u64 k;
+
+	smp_rmb();	/* the value, then the fences it stands for */
+	for (k = 1; k <= min(v, limit); k++) {
+		if (!dma_fence_is_signaled(fences[k - 1]) && !*bad) {
+			*bad = true;
+			KUNIT_FAIL(test, "value %llu, but fence %llu is pending", v, k);
+		}
+	}
+}
+
+static void test_driver_pattern(struct kunit *test)
+{
+	/* Points 1-3 from the first ioctl, 4-6 from the second. */
+	static const int other_cpu[] = { 5, 1, 4 };
+	static const int this_cpu[] = { 2, 3, 0 };
+	struct model_slot *slot_mem, *slot_mem2;
+	struct dma_fence *fences[MODEL_FENCES], *again;
+	struct model_signaller *s;
+	struct task_struct *thread;
+	struct model_queue *q;
+	u64 *pool, v;
+	atomic_t *used;
+	bool bad = false;
+	int i;
+
+	q = kunit_kzalloc(test, sizeof(*q), GFP_KERNEL);
+	s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	slot_mem = kunit_kzalloc(test, sizeof(*slot_mem), GFP_KERNEL);
+	slot_mem2 = kunit_kzalloc(test, sizeof(*slot_mem2), GFP_KERNEL);
+	pool = kunit_kzalloc(test, sizeof(*pool), GFP_KERNEL);
+	used = kunit_kzalloc(test, sizeof(*used), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	KUNIT_ASSERT_NOT_NULL(test, slot_mem);
+	KUNIT_ASSERT_NOT_NULL(test, slot_mem2);
+	KUNIT_ASSERT_NOT_NULL(test, pool);
+	KUNIT_ASSERT_NOT_NULL(test, used);
+	mutex_init(&q->lock);
+	q->pool_word = pool;
+	q->pool_used = used;
+	for (i = 0; i < MODEL_FENCES; i++)
+		fences[i] = mock_fence(test);	/* each its own context */
+
+	/* A slot left by an earlier user: the queue resets it. */
+	loc_set(pool, 1000);
+	KUNIT_EXPECT_EQ(test, model_wait_ioctl(test, q, slot_mem, fences, 3), 3ULL);
+	KUNIT_EXPECT_EQ(test, model_wait_ioctl(test, q, slot_mem, fences + 3, 3),
+			6ULL);
+	KUNIT_EXPECT_EQ(test, loc_get(pool), 0ULL);
+
+	/* The queue goes while every store is pending. */
+	model_queue_destroy(q);
+
+	/* Out of order, half of them from another CPU where there is one. */
+	s->fences = fences;
+	s->order = other_cpu;
+	s->count = ARRAY_SIZE(other_cpu);
+	init_completion(&s->done);
+	thread = kthread_create(model_signal_thread, s, "uf-model");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(thread));
+	if (num_online_cpus() > 1)
+		kthread_bind(thread, cpumask_any_but(cpu_online_mask,
+						     raw_smp_processor_id()));
+	wake_up_process(thread);
+	for (i = 0; i < ARRAY_SIZE(this_cpu); i++) {
+		mock_fence_signal(fences[this_cpu[i]], 0);
+		model_check(test, pool, fences, MODEL_FENCES, &bad);
+	}
+	while (!try_wait_for_completion(&s->done)) {
+		model_check(test, pool, fences, MODEL_FENCES, &bad);
+		cond_resched();
+	}
+
+	/* The last release sleeps and returns the slot to the pool. */
+	KUNIT_ASSERT_TRUE(test,
+			  wait_for_completion_timeout(&slot_mem->released, 10 * HZ));
+	model_check(test, pool, fences, MODEL_FENCES, &bad);
+	KUNIT_EXPECT_EQ(test, loc_get(pool), 6ULL);
+	KUNIT_EXPECT_TRUE(test, slot_mem->released_in_task);
+	KUNIT_EXPECT_EQ(test, atomic_read(used), 0);
+
+	/* A new queue reuses the slot, reset below its first value. */
+	q->seqno = 0;
+	again = mock_fence(test);
+	KUNIT_EXPECT_EQ(test, model_wait_ioctl(test, q, slot_mem2, &again, 1), 1ULL);
+	KUNIT_EXPECT_EQ(test, loc_get(pool), 0ULL);
+	mock_fence_signal(again, 0);
+	model_queue_destroy(q);
+	KUNIT_ASSERT_TRUE(test,
+			  wait_for_completion_timeout(&slot_mem2->released, 10 * HZ));
+	KUNIT_EXPECT_EQ(test, loc_get(pool), 1ULL);
+}
+
 static void test_check_map(struct kunit *test)
 {
 	struct iosys_map map, loc, null_map = {};
@@ -1296,6 +1531,8 @@ static struct kunit_case dma_fence_user_fence_cases[] = {
 	KUNIT_CASE(test_release_may_sleep),
 	KUNIT_CASE(test_flush),
 	KUNIT_CASE(test_module_reference),
+	KUNIT_CASE(test_fence_reference),
+	KUNIT_CASE(test_driver_pattern),
 	KUNIT_CASE(test_check_map),
 	KUNIT_CASE(test_no_leak),
 	KUNIT_CASE(test_lowered_behind_helper),
