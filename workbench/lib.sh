@@ -20,9 +20,9 @@ fi
 # The long-term trees of Debian 12, from the machine's own apt sources.
 WB_LTS_BASES="6.12 6.1"
 is_lts() { [[ " $WB_LTS_BASES " == *" $1 "* ]]; }
-# The base of the gate's clang build: the newest whose minimum LLVM Debian
-# 12's clang (14) meets.
-WB_CLANG_BASE=6.12
+# The clang of the gate's clang build, as Kbuild's LLVM= names it: Debian
+# 12's newest, clang-19 (its default clang, 14, is too old for 7.3).
+WB_LLVM=-19
 TREE=$WB_CACHE/trees/$BASE
 BUILD=$WB_CACHE/build/$BASE
 RESULTS=$WB_CACHE/results/$BASE
