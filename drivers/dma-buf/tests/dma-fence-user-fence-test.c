@@ -993,7 +993,7 @@ static void test_driver_pattern(struct kunit *test)
 	struct model_signaller *s;
 	struct task_struct *thread;
 	struct model_queue *q;
-	u64 *pool, v;
+	u64 *pool;
 	atomic_t *used;
 	bool bad = false;
 	int i;
