@@ -724,9 +724,12 @@ static void bench_scaling(struct kunit *test)
 			for (j = 0; j < n; j++)
 				if (buf[j] != first + fences - 1)
 					wrong++;
+			/* The deferred releases, outside the timed part. */
+			dma_fence_user_fence_flush();
 			cond_resched();
 		}
 	}
+	dma_fence_user_fence_flush();
 	kvfree(buf);
 	KUNIT_ASSERT_EQ_MSG(test, failed, 0U, "allocations failed");
 	KUNIT_EXPECT_EQ_MSG(test, wrong, 0U, "locations with a wrong value");
