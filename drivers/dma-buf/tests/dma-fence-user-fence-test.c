@@ -706,7 +706,11 @@ static void test_attach_in_signalling_section(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, loc_get(&buf[0]), 1ULL);
 }
 
-/* Signals a fence from a hard interrupt, as a GPU's completion irq does. */
+/*
+ * Signals a fence from a timer interrupt, as a GPU's completion irq does:
+ * in hard interrupt context, but on PREEMPT_RT, where a fence's spinlock_t
+ * cannot be taken there, in the timer softirq.
+ */
 struct irq_signal {
 	struct hrtimer timer;
 	struct dma_fence *fence;
@@ -723,9 +727,9 @@ static enum hrtimer_restart irq_signal_fn(struct hrtimer *timer)
 }
 
 /*
- * The release may sleep, whether the fence signalled in hard interrupt
- * context or before attach, which the driver called under a spinlock: it
- * takes a mutex, and DEBUG_ATOMIC_SLEEP checks its might_sleep().
+ * The release may sleep, whether the fence signalled in interrupt context
+ * or before attach, which the driver called under a spinlock: it takes a
+ * mutex, and DEBUG_ATOMIC_SLEEP checks its might_sleep().
  */
 static void test_release_may_sleep(struct kunit *test)
 {
@@ -734,6 +738,7 @@ static void test_release_may_sleep(struct kunit *test)
 	struct storage *from_irq = storage(test, NULL);
 	struct storage *immediate = storage(test, NULL);
 	spinlock_t driver_lock;	/* stands for a lock the driver holds */
+	struct dma_fence_user_fence *uf;
 	struct iosys_map map;
 
 	KUNIT_ASSERT_NOT_NULL(test, s);
@@ -744,14 +749,14 @@ static void test_release_may_sleep(struct kunit *test)
 	dma_fence_user_fence_attach(s->fence, stored_user_fence(test, from_irq),
 				    &map, 1);
 	hrtimer_setup(&s->timer, irq_signal_fn, CLOCK_MONOTONIC,
-		      HRTIMER_MODE_REL_HARD);
-	hrtimer_start(&s->timer, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
+		      HRTIMER_MODE_REL);
+	hrtimer_start(&s->timer, ms_to_ktime(1), HRTIMER_MODE_REL);
 	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&s->done, 10 * HZ));
 
 	mock_fence_signal(done, 0);
+	uf = stored_user_fence(test, immediate);
 	spin_lock_irq(&driver_lock);
-	dma_fence_user_fence_attach(done, stored_user_fence(test, immediate),
-				    &map, 2);
+	dma_fence_user_fence_attach(done, uf, &map, 2);
 	spin_unlock_irq(&driver_lock);
 
 	wait_released(test, from_irq);
