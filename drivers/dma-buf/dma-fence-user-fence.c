@@ -108,9 +108,9 @@
  * The initial value: a location must start below the first seqno attached to
  * it, and must be reset to below the next first seqno before it is reused
  * for a new timeline. The helper never lowers a location: on a location that
- * holds a stale value above the seqno nothing is stored, and a waiter for the
- * seqno never wakes; on one that holds the seqno already, a waiter wakes
- * before the fence has signalled.
+ * holds a stale value at or above the seqno, the seqno is never stored, so a
+ * waiter that polls for the value to reach the seqno wakes before the fence
+ * has signalled, and one that waits for that exact value never wakes.
  *
  * The value is stored little-endian, in system and in I/O memory, as devices
  * and the I/O accessors expect it; a CPU reader on a big-endian kernel
