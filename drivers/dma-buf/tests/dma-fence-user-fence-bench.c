@@ -102,6 +102,11 @@ static void bench_fences_init_lock(struct dma_fence *f, unsigned int n,
 	u64 context = dma_fence_context_alloc(1);
 	unsigned int i;
 
+	/*
+	 * The fences are reused, not refcounted: the user fences of their
+	 * last use hold references until their releases have run.
+	 */
+	dma_fence_user_fence_flush();
 	for (i = 0; i < n; i++)
 		dma_fence_init(&f[i], &bench_fence_ops, lock, context, i + 1);
 }
