@@ -83,7 +83,7 @@
  * run on another CPU before either returns: the caller must not touch the
  * user fence after handing it over, and must not assume that the reference
  * is still held when the call returns. Releases are batched: one work item
- * drains every release that is due.
+ * drains every release that is due, about a jiffy after the first of them.
  *
  * The module that contains the release function cannot be unloaded while a
  * release of it is pending or running: dma_fence_user_fence_alloc() takes a
@@ -228,11 +228,15 @@ static struct kmem_cache *user_fence_cache;
 
 /*
  * User fences whose release is due: stored, refused by attach, or freed
- * unattached. One work item drains them in process context.
+ * unattached. One work item drains them in process context, a jiffy after
+ * the first of them, so that it finds them many at a time: woken at once,
+ * it would run after each one on a CPU that signals fences back to back
+ * and allocates in between (a GFP_KERNEL allocation is a point to switch
+ * to it under voluntary preemption).
  */
 static LLIST_HEAD(user_fence_releases);
 static void user_fence_release_work(struct work_struct *work);
-static DECLARE_WORK(user_fence_release, user_fence_release_work);
+static DECLARE_DELAYED_WORK(user_fence_release, user_fence_release_work);
 
 #ifdef CONFIG_DMABUF_DEBUG
 static atomic_long_t user_fence_pending = ATOMIC_LONG_INIT(0);
@@ -375,7 +379,7 @@ static void user_fence_write(struct dma_fence *fence,
 static void user_fence_release_later(struct dma_fence_user_fence *user_fence)
 {
 	if (llist_add(&user_fence->release_node, &user_fence_releases))
-		queue_work(system_unbound_wq, &user_fence_release);
+		queue_delayed_work(system_unbound_wq, &user_fence_release, 1);
 }
 
 /* Free each user fence, then hand the memory of its location back. */
@@ -524,12 +528,12 @@ void dma_fence_user_fence_flush(void)
 {
 	/*
 	 * A release whose llist_add() did not queue the work may have found
-	 * it neither queued nor started: its first entry's queue_work() is
-	 * still to come. Queue it here, then wait for it; a run that took
-	 * entries earlier finishes before the queued one starts.
+	 * it neither queued nor started: its first entry's queue is still to
+	 * come. Queue it here, now, then wait for it; a run that took entries
+	 * earlier finishes before the queued one starts.
 	 */
-	queue_work(system_unbound_wq, &user_fence_release);
-	flush_work(&user_fence_release);
+	mod_delayed_work(system_unbound_wq, &user_fence_release, 0);
+	flush_delayed_work(&user_fence_release);
 }
 EXPORT_SYMBOL_GPL(dma_fence_user_fence_flush);
 

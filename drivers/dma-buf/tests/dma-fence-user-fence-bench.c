@@ -23,6 +23,7 @@
 #include <linux/atomic.h>
 #include <linux/cache.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/cpumask.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-fence-user-fence.h>
@@ -1163,9 +1164,10 @@ static void bench_two_cpus(struct kunit *test)
 
 /*
  * 6. A burst: 4096 fences, each with a user fence, signalled back to back.
- * From each dma_fence_signal() to the return of its release, and how many
- * releases one run of the helper's release work drains, counted on the
- * workqueue_execute_end tracepoint for the work item the releases run in.
+ * From each dma_fence_signal() to the return of its release, unflushed,
+ * and how many releases one run of the helper's release work drains,
+ * counted on the workqueue_execute_end tracepoint for the work item the
+ * releases run in.
  */
 #define BURST_N		4096
 
@@ -1176,6 +1178,7 @@ struct burst_ref {
 
 static struct work_struct *burst_work;
 static unsigned long burst_runs;
+static atomic_t burst_released;
 
 static void burst_release(struct kref *ref)
 {
@@ -1183,6 +1186,7 @@ static void burst_release(struct kref *ref)
 
 	b->released_ns = ktime_get_ns();
 	WRITE_ONCE(burst_work, current_work());
+	atomic_inc(&burst_released);
 }
 
 #ifdef CONFIG_TRACEPOINTS
@@ -1229,10 +1233,14 @@ static void bench_release_burst(struct kunit *test)
 		KUNIT_ASSERT_NOT_NULL(test, uf);
 		dma_fence_user_fence_attach(&f[i], uf, &map, i + 1);
 	}
+	atomic_set(&burst_released, 0);
 	for (i = 0; i < BURST_N; i++) {
 		signal_ns[i] = ktime_get_ns();
 		dma_fence_signal(&f[i]);
 	}
+	/* Wait for the releases as they come, without flushing them. */
+	for (i = 0; i < 2000 && atomic_read(&burst_released) < BURST_N; i++)
+		usleep_range(500, 1000);
 	dma_fence_user_fence_flush();
 #ifdef CONFIG_TRACEPOINTS
 	unregister_trace_workqueue_execute_end(burst_count_run, NULL);
