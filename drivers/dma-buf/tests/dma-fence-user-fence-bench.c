@@ -299,7 +299,7 @@ static void hand_uf_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 
 	spin_lock_irqsave(&hand_lock, flags);
 	if (h->seqno > READ_ONCE(*h->addr)) {
-		wmb();
+		wmb();	/* as the helper's, before the store */
 		WRITE_ONCE(*h->addr, h->seqno);
 	}
 	spin_unlock_irqrestore(&hand_lock, flags);
@@ -1160,7 +1160,6 @@ static void bench_two_cpus(struct kunit *test)
 		  milli(b[0], s[TWO_SHARED].median * 1000 / s[TWO_ALONE].median),
 		  milli(b[1], s[TWO_DISTINCT].median * 1000 / s[TWO_ALONE].median));
 }
-
 
 /*
  * 6. A burst: 4096 fences, each with a user fence, signalled back to back.

@@ -974,13 +974,17 @@ static int model_signal_thread(void *arg)
  * which are marked signalled before their callbacks run.
  */
 static void model_check(struct kunit *test, const u64 *word,
-			struct dma_fence **fences, u64 limit, bool *bad)
+			struct dma_fence **fences, bool *bad)
 {
 	u64 v = loc_get(word);
 	u64 k;
 
 	smp_rmb();	/* the value, then the fences it stands for */
-	for (k = 1; k <= min(v, limit); k++) {
+	if (v > MODEL_FENCES && !*bad) {
+		*bad = true;
+		KUNIT_FAIL(test, "value %llu, above the last point", v);
+	}
+	for (k = 1; k <= min_t(u64, v, MODEL_FENCES); k++) {
 		if (!dma_fence_is_signaled(fences[k - 1]) && !*bad) {
 			*bad = true;
 			KUNIT_FAIL(test, "value %llu, but fence %llu is pending", v, k);
@@ -1044,17 +1048,17 @@ static void test_driver_pattern(struct kunit *test)
 	wake_up_process(thread);
 	for (i = 0; i < ARRAY_SIZE(this_cpu); i++) {
 		mock_fence_signal(fences[this_cpu[i]], 0);
-		model_check(test, pool, fences, MODEL_FENCES, &bad);
+		model_check(test, pool, fences, &bad);
 	}
 	while (!try_wait_for_completion(&s->done)) {
-		model_check(test, pool, fences, MODEL_FENCES, &bad);
+		model_check(test, pool, fences, &bad);
 		cond_resched();
 	}
 
 	/* The last release sleeps and returns the slot to the pool. */
 	KUNIT_ASSERT_TRUE(test,
 			  wait_for_completion_timeout(&slot_mem->released, 10 * HZ));
-	model_check(test, pool, fences, MODEL_FENCES, &bad);
+	model_check(test, pool, fences, &bad);
 	KUNIT_EXPECT_EQ(test, loc_get(pool), 6ULL);
 	KUNIT_EXPECT_TRUE(test, slot_mem->released_in_task);
 	KUNIT_EXPECT_EQ(test, atomic_read(used), 0);
