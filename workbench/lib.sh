@@ -113,8 +113,12 @@ exported_patches() {
 	done
 }
 
-# The numbered patches of a format-patch directory, cover letter left out.
+# The patches make-series wrote to DIR, in the order they apply: those
+# mailed on their own (DIR/separate/) first, then the series, without its
+# cover letter. With --main, the series alone.
 series_patches() {
+	[ "$1" = --main ] && shift ||
+		ls "$1"/separate/[0-9][0-9][0-9][0-9]-*.patch 2>/dev/null || true
 	ls "$1"/[0-9][0-9][0-9][0-9]-*.patch | grep -v '/0000-'
 }
 
@@ -124,12 +128,13 @@ need_tree() {
 		die "no patched tree at $TREE; run 'make BASE=$BASE' first"
 }
 
-# Make variables for builds on a long-term base: the KUnit test of the
-# series is written for the newest kernel, and workbench/compat/ gives it
-# what 6.12 and 6.1 lack, force-included into the test alone.
+# Make variables for builds on a long-term base, one per line: the series
+# is written for the newest kernel, and workbench/compat/ gives the helper
+# and its test what 6.12 and 6.1 lack, force-included into each alone.
 wb_compat_make_args() {
-	! is_lts "$BASE" ||
-		echo "CFLAGS_dma-fence-user-fence-test.o=-include $WB_ROOT/workbench/compat/test-on-lts.h"
+	is_lts "$BASE" || return 0
+	echo "CFLAGS_dma-fence-user-fence.o=-include $WB_ROOT/workbench/compat/helper-on-lts.h"
+	echo "CFLAGS_dma-fence-user-fence-test.o=-include $WB_ROOT/workbench/compat/test-on-lts.h"
 }
 
 # The compiler for kernel builds, through ccache when it is there.

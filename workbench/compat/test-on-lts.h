@@ -28,6 +28,26 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 #define MODULE_IMPORT_NS(ns)	MODULE_INFO(import_ns, ns)
 #endif
 
+/*
+ * 7.3 has no signal_on_any argument any more; the test wants an array
+ * that signals when all of its fences have.
+ */
+#include <linux/dma-fence-array.h>
+#define dma_fence_array_create(num, fences, context, seqno) \
+	dma_fence_array_create(num, fences, context, seqno, false)
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+/* 6.2 added the variants that take the reservation lock themselves. */
+#include <linux/dma-buf.h>
+#define dma_buf_vmap_unlocked dma_buf_vmap
+#define dma_buf_vunmap_unlocked dma_buf_vunmap
+#endif
+
+#ifndef KUNIT_CASE_SLOW
+/* 6.6 added the speed attribute; before, every case runs alike. */
+#define KUNIT_CASE_SLOW KUNIT_CASE
+#endif
+
 #ifndef kunit_warning_suppress
 /*
  * No way to suppress and count a WARN: let it through, and announce each

@@ -1,9 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/*
- * Trace event for the seqno writes of dma-fence-user-fence.c
- *
- * Copyright (C) 2026 The dma-fence-user-fence authors
- */
+/* Trace event for the seqno stores of dma-fence-user-fence.c */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM dma_fence_user_fence
 
