@@ -64,10 +64,57 @@ start_check() {
 	WB_CHECK_START=$SECONDS
 }
 
-# Commands for the EXIT trap, run before the check above: WB_EXIT_HOOKS+=(cmd)
+# Children that must not outlive the script (kunit.py, make, the kernels):
+# wb_run runs each under workbench/reaper, which ends everything the child
+# started, the UML kernel's processes in sessions of their own included.
+# It runs in the background and the script waits for it, because bash runs
+# a trap only once a foreground command has ended, while a signal ends
+# `wait` at once.
+WB_CHILD=
+# wb_run [--timeout SECONDS] CMD...: CMD's exit status, 124 if it ran past
+# SECONDS (the reaper ends it then).
+wb_run() {
+	local rc=0
+	"$WB_ROOT/workbench/reaper" "$@" &
+	WB_CHILD=$!
+	wait "$WB_CHILD" || rc=$?
+	WB_CHILD=
+	return "$rc"
+}
+
+# End the child of wb_run, if one is running, and wait until its reaper
+# has ended everything under it.
+wb_stop_child() {
+	[ -n "$WB_CHILD" ] || return 0
+	kill -TERM "$WB_CHILD" 2>/dev/null || true
+	wait "$WB_CHILD" 2>/dev/null || true
+	WB_CHILD=
+}
+
+# INT, TERM and HUP end the script through its EXIT trap, which ends the
+# child and runs the hooks; the exit status says which signal it was.
+# The trap may run inside a function whose output goes to a log: what it
+# says goes to the script's own output, kept here.
+exec {WB_STDOUT}>&1 {WB_STDERR}>&2
+WB_SIGNAL=
+wb_signal() {
+	WB_SIGNAL=$1
+	exit $((128 + $(kill -l "$1")))
+}
+trap 'wb_signal INT' INT
+trap 'wb_signal TERM' TERM
+trap 'wb_signal HUP' HUP
+
+# Commands for the EXIT trap, run before the check above: WB_EXIT_HOOKS+=(cmd).
+# They run after the child of wb_run has ended, so that they may restore
+# files that a build or a kernel was still using.
 WB_EXIT_HOOKS=()
 wb_exit() {
 	local status=$? hook
+	# A second Ctrl-C or a timeout's TERM must not cut the clean-up short.
+	trap '' INT TERM HUP
+	exec 1>&"$WB_STDOUT" 2>&"$WB_STDERR"
+	wb_stop_child
 	for hook in "${WB_EXIT_HOOKS[@]}"; do
 		eval "$hook" || true
 	done
@@ -75,7 +122,9 @@ wb_exit() {
 	if [ -n "${WB_CHECK:-}" ]; then
 		echo $((SECONDS - WB_CHECK_START)) >"$RESULTS/$WB_CHECK.time"
 	fi
-	if [ -n "${WB_CHECK:-}" ] && [ "$status" -ne 0 ] &&
+	if [ -n "${WB_CHECK:-}" ] && [ -n "$WB_SIGNAL" ]; then
+		record fail "$WB_CHECK" "$WB_CHECK" "interrupted by SIG$WB_SIGNAL before it finished"
+	elif [ -n "${WB_CHECK:-}" ] && [ "$status" -ne 0 ] &&
 	   ! grep -q '^fail ' "$RESULTS/$WB_CHECK.txt" 2>/dev/null; then
 		record fail "$WB_CHECK" "$WB_CHECK" \
 			"stopped with exit status $status before it recorded a result"
