@@ -16,7 +16,11 @@
  * spread over the batch; the median, 10th and 90th percentile are taken
  * over the batches, after warm-up batches that are not counted.
  *
- * Copyright (C) 2026 The dma-fence-user-fence authors
+ * The helper's releases run from one delayed work item, queued a jiffy
+ * after the first release that is due. The workbench's copy of the helper
+ * (series/9-bench, not the mailed one) lets the benchmark set that delay:
+ * with 0 the work is queued at once, which is what a plain work item does,
+ * so that both are timed in one boot.
  */
 
 #include <kunit/test.h>
@@ -39,9 +43,26 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/utsname.h>
+#include <linux/version.h>
 #include <linux/workqueue.h>
 #include <trace/events/kmem.h>
 #include <trace/events/workqueue.h>
+
+/*
+ * The benchmark's hooks in the workbench's copy of the helper, not in its
+ * header: the delay of the release work in jiffies (1 as mailed, 0 for a
+ * plain work item), and a wait for every release that is due.
+ */
+extern unsigned long dma_fence_user_fence_bench_delay;
+void dma_fence_user_fence_bench_flush(void);
+
+#define BENCH_DELAYED	1UL	/* the helper as mailed */
+#define BENCH_PLAIN	0UL	/* queued at once, as queue_work() */
+
+static void bench_set_delay(unsigned long delay)
+{
+	WRITE_ONCE(dma_fence_user_fence_bench_delay, delay);
+}
 
 #define bench_out(test, fmt, ...) \
 	kunit_info(test, "user-fence-bench: " fmt "\n", ##__VA_ARGS__)
@@ -107,7 +128,7 @@ static void bench_fences_init_lock(struct dma_fence *f, unsigned int n,
 	 * The fences are reused, not refcounted: the user fences of their
 	 * last use hold references until their releases have run.
 	 */
-	dma_fence_user_fence_flush();
+	dma_fence_user_fence_bench_flush();
 	for (i = 0; i < n; i++)
 		dma_fence_init(&f[i], &bench_fence_ops, lock, context, i + 1);
 }
@@ -202,6 +223,31 @@ static void bench_target(struct kunit *test, const char *id, u64 value_milli,
 		  milli(b[1], limit_milli), milli(b[2], miss), pct);
 }
 
+/*
+ * The preemption model, PREEMPT_DYNAMIC's as booted: whether a woken
+ * worker takes the CPU from the signalling thread, and when.
+ */
+static const char *bench_preempt(void)
+{
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		return "rt";
+#ifdef CONFIG_PREEMPT_DYNAMIC
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	if (preempt_model_lazy())
+		return "dynamic-lazy";
+#endif
+	if (preempt_model_full())
+		return "dynamic-full";
+	if (preempt_model_voluntary())
+		return "dynamic-voluntary";
+	return "dynamic-none";
+#else
+	return IS_ENABLED(CONFIG_PREEMPT_LAZY) ? "lazy" :
+	       IS_ENABLED(CONFIG_PREEMPT) ? "full" :
+	       IS_ENABLED(CONFIG_PREEMPT_VOLUNTARY) ? "voluntary" : "none";
+#endif
+}
+
 /* What was measured: the kernel, and the options that would skew it. */
 static void bench_config(struct kunit *test)
 {
@@ -214,10 +260,7 @@ static void bench_config(struct kunit *test)
 		  "config linux=%s arch=%s cpus=%u hz=%u preempt=%s kasan=%d lockdep=%d debug_objects=%d kfence=%d ubsan=%d kcsan=%d dmabuf_debug=%d slub_debug_on=%d init_on_alloc=%d tracepoints=%d",
 		  init_utsname()->release,
 		  IS_ENABLED(CONFIG_UML) ? "um" : init_utsname()->machine,
-		  num_online_cpus(), HZ,
-		  IS_ENABLED(CONFIG_PREEMPT_DYNAMIC) ? "dynamic" :
-		  IS_ENABLED(CONFIG_PREEMPT) ? "full" :
-		  IS_ENABLED(CONFIG_PREEMPT_VOLUNTARY) ? "voluntary" : "none",
+		  num_online_cpus(), HZ, bench_preempt(),
 		  IS_ENABLED(CONFIG_KASAN), IS_ENABLED(CONFIG_LOCKDEP),
 		  IS_ENABLED(CONFIG_DEBUG_OBJECTS), IS_ENABLED(CONFIG_KFENCE),
 		  IS_ENABLED(CONFIG_UBSAN), IS_ENABLED(CONFIG_KCSAN),
@@ -241,15 +284,28 @@ static void bench_config(struct kunit *test)
 }
 
 /*
- * 1. One user fence from allocation to its store: the helper, the minimal
- * open-coded equivalent, and the floor that only signals a fence with an
- * empty callback.
+ * 1. One user fence, timed in two ways whose batches take turns:
+ *
+ * - the signal path, what runs in the fence's signalling context: the
+ *   callback, the store and queueing the release. The callbacks are
+ *   attached before the batch and only the dma_fence_signal() calls are
+ *   timed; the releases they queued are waited for after the batch.
+ * - the round: allocation, attach, signal and release; the releases are
+ *   waited for at the end of the batch, and timed.
+ *
+ * Each for the helper with its release work delayed by a jiffy (as mailed)
+ * and queued at once (a plain work item), the minimal open-coded callback,
+ * the same guarantees written by hand, and the floor: a fence with an empty
+ * callback on a preallocated dma_fence_cb.
  */
 #define ROUND_PER_BATCH	1000
 #define ROUND_WARMUP	10
 #define ROUND_BATCHES	101
 
-/* What a driver writes without the helper: a kmalloc'd callback. */
+/*
+ * What a driver writes without the helper: a kmalloc'd callback that
+ * stores and frees itself, without the max rule or a safe lifetime.
+ */
 struct open_uf {
 	struct dma_fence_cb cb;
 	u64 *addr;
@@ -307,22 +363,127 @@ static void hand_uf_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 }
 
 /*
- * The last two only allocate and free, without a fence: they split what a
- * round costs into the allocator's part and the rest.
+ * The signal path, then the round. The last two only allocate and free,
+ * without a fence: they split what a round costs into the allocator's part
+ * and the rest.
  */
 enum round_variant {
-	ROUND_HELPER, ROUND_OPEN, ROUND_BY_HAND, ROUND_FLOOR,
-	ROUND_HELPER_ALLOC, ROUND_OPEN_ALLOC, NR_ROUND
+	SIGNAL_HELPER, SIGNAL_HELPER_PLAIN, SIGNAL_OPEN, SIGNAL_BY_HAND,
+	SIGNAL_FLOOR,
+	ROUND_HELPER, ROUND_HELPER_PLAIN, ROUND_OPEN, ROUND_BY_HAND,
+	ROUND_FLOOR, ROUND_HELPER_ALLOC, ROUND_OPEN_ALLOC, NR_ROUND
 };
 
+#define NR_SIGNAL	(SIGNAL_FLOOR + 1)
+
 static const char *const round_ids[NR_ROUND] = {
-	[ROUND_HELPER] = "round/helper",
+	[SIGNAL_HELPER] = "signal/helper-delayed",
+	[SIGNAL_HELPER_PLAIN] = "signal/helper-plain",
+	[SIGNAL_OPEN] = "signal/open-coded",
+	[SIGNAL_BY_HAND] = "signal/by-hand",
+	[SIGNAL_FLOOR] = "signal/floor",
+	[ROUND_HELPER] = "round/helper-delayed",
+	[ROUND_HELPER_PLAIN] = "round/helper-plain",
 	[ROUND_OPEN] = "round/open-coded",
 	[ROUND_BY_HAND] = "round/by-hand",
 	[ROUND_FLOOR] = "round/floor",
 	[ROUND_HELPER_ALLOC] = "round/helper-alloc+free",
 	[ROUND_OPEN_ALLOC] = "round/open-coded-kmalloc+kfree",
 };
+
+/* What a variant attaches to a fence. */
+enum cb_kind { KIND_HELPER, KIND_OPEN, KIND_BY_HAND, KIND_FLOOR };
+
+static const enum cb_kind signal_kind[NR_SIGNAL] = {
+	[SIGNAL_HELPER] = KIND_HELPER,
+	[SIGNAL_HELPER_PLAIN] = KIND_HELPER,
+	[SIGNAL_OPEN] = KIND_OPEN,
+	[SIGNAL_BY_HAND] = KIND_BY_HAND,
+	[SIGNAL_FLOOR] = KIND_FLOOR,
+};
+
+/* The variants whose store is checked after each batch. */
+static bool round_stores(enum round_variant v)
+{
+	return v != SIGNAL_FLOOR && v != ROUND_FLOOR &&
+	       v != ROUND_HELPER_ALLOC && v != ROUND_OPEN_ALLOC;
+}
+
+/*
+ * Allocate @kind's callback and attach it to @f, to store @seqno at @loc;
+ * false if the allocation failed. Inlined into each timed loop with a
+ * constant @kind.
+ */
+static __always_inline bool attach_one(enum cb_kind kind, struct dma_fence *f,
+				       struct dma_fence_cb *cb,
+				       const struct iosys_map *map, u64 *loc,
+				       u64 seqno)
+{
+	struct dma_fence_user_fence *uf;
+	struct open_uf *o;
+	struct hand_uf *h;
+
+	switch (kind) {
+	case KIND_HELPER:
+		uf = bench_uf_alloc();
+		if (unlikely(!uf))
+			return false;
+		dma_fence_user_fence_attach(f, uf, map, seqno);
+		return true;
+	case KIND_OPEN:
+		o = kmalloc(sizeof(*o), GFP_KERNEL);
+		if (unlikely(!o))
+			return false;
+		o->addr = loc;
+		o->seqno = seqno;
+		if (dma_fence_add_callback(f, &o->cb, open_uf_cb))
+			open_uf_cb(f, &o->cb);
+		return true;
+	case KIND_BY_HAND:
+		h = kmalloc(sizeof(*h), GFP_KERNEL);
+		if (unlikely(!h))
+			return false;
+		INIT_WORK(&h->work, hand_uf_work);
+		h->addr = loc;
+		h->seqno = seqno;
+		kref_get(&bench_storage);
+		h->storage = &bench_storage;
+		if (dma_fence_add_callback(f, &h->cb, hand_uf_cb))
+			hand_uf_cb(f, &h->cb);
+		return true;
+	default:
+		if (dma_fence_add_callback(f, cb, empty_cb))
+			empty_cb(f, cb);
+		return true;
+	}
+}
+
+/* A round's loop: allocate, attach and signal, fence after fence. */
+static __always_inline unsigned int attach_signal(enum cb_kind kind,
+						  struct dma_fence *f,
+						  struct dma_fence_cb *cbs,
+						  const struct iosys_map *map,
+						  u64 *loc, u64 *seq)
+{
+	unsigned int i, failed = 0;
+
+	for (i = 0; i < ROUND_PER_BATCH; i++) {
+		if (unlikely(!attach_one(kind, &f[i], &cbs[i], map, loc,
+					 ++*seq)))
+			failed++;
+		dma_fence_signal(&f[i]);
+	}
+	return failed;
+}
+
+/* Wait for the releases @kind queued. */
+static void release_all(enum cb_kind kind)
+{
+	if (kind == KIND_HELPER)
+		dma_fence_user_fence_bench_flush();
+	else if (kind == KIND_BY_HAND)
+		flush_workqueue(hand_wq);
+}
 
 /* One timed batch; returns the allocations that failed. */
 static noinline unsigned int round_batch(enum round_variant v,
@@ -334,65 +495,41 @@ static noinline unsigned int round_batch(enum round_variant v,
 	unsigned int i, failed = 0;
 	u64 t0, t1;
 
+	bench_set_delay(v == SIGNAL_HELPER_PLAIN || v == ROUND_HELPER_PLAIN ?
+			BENCH_PLAIN : BENCH_DELAYED);
+
+	if (v < NR_SIGNAL) {
+		enum cb_kind kind = signal_kind[v];
+
+		for (i = 0; i < ROUND_PER_BATCH; i++)
+			if (!attach_one(kind, &f[i], &cbs[i], map, loc, ++*seq))
+				failed++;
+		t0 = ktime_get_ns();
+		for (i = 0; i < ROUND_PER_BATCH; i++)
+			dma_fence_signal(&f[i]);
+		t1 = ktime_get_ns();
+		release_all(kind);
+		goto out;
+	}
+
 	t0 = ktime_get_ns();
 	switch (v) {
 	case ROUND_HELPER:
-		for (i = 0; i < ROUND_PER_BATCH; i++) {
-			struct dma_fence_user_fence *uf;
-
-			uf = bench_uf_alloc();
-			if (likely(uf))
-				dma_fence_user_fence_attach(&f[i], uf, map,
-							    ++*seq);
-			else
-				failed++;
-			dma_fence_signal(&f[i]);
-		}
-		/* The releases are part of the round: wait for them. */
-		dma_fence_user_fence_flush();
+	case ROUND_HELPER_PLAIN:
+		failed = attach_signal(KIND_HELPER, f, cbs, map, loc, seq);
+		/* The releases are part of the round: run and wait for them. */
+		release_all(KIND_HELPER);
 		break;
 	case ROUND_BY_HAND:
-		for (i = 0; i < ROUND_PER_BATCH; i++) {
-			struct hand_uf *h = kmalloc(sizeof(*h), GFP_KERNEL);
-
-			if (likely(h)) {
-				INIT_WORK(&h->work, hand_uf_work);
-				h->addr = loc;
-				h->seqno = ++*seq;
-				kref_get(&bench_storage);
-				h->storage = &bench_storage;
-				if (dma_fence_add_callback(&f[i], &h->cb,
-							   hand_uf_cb))
-					hand_uf_cb(&f[i], &h->cb);
-			} else {
-				failed++;
-			}
-			dma_fence_signal(&f[i]);
-		}
-		flush_workqueue(hand_wq);
+		failed = attach_signal(KIND_BY_HAND, f, cbs, map, loc, seq);
+		release_all(KIND_BY_HAND);
 		break;
 	case ROUND_OPEN:
-		for (i = 0; i < ROUND_PER_BATCH; i++) {
-			struct open_uf *o = kmalloc(sizeof(*o), GFP_KERNEL);
-
-			if (likely(o)) {
-				o->addr = loc;
-				o->seqno = ++*seq;
-				if (dma_fence_add_callback(&f[i], &o->cb,
-							   open_uf_cb))
-					open_uf_cb(&f[i], &o->cb);
-			} else {
-				failed++;
-			}
-			dma_fence_signal(&f[i]);
-		}
+		/* It frees itself in the callback. */
+		failed = attach_signal(KIND_OPEN, f, cbs, map, loc, seq);
 		break;
 	case ROUND_FLOOR:
-		for (i = 0; i < ROUND_PER_BATCH; i++) {
-			if (dma_fence_add_callback(&f[i], &cbs[i], empty_cb))
-				empty_cb(&f[i], &cbs[i]);
-			dma_fence_signal(&f[i]);
-		}
+		attach_signal(KIND_FLOOR, f, cbs, map, loc, seq);
 		break;
 	case ROUND_HELPER_ALLOC:
 		for (i = 0; i < ROUND_PER_BATCH; i++) {
@@ -403,7 +540,7 @@ static noinline unsigned int round_batch(enum round_variant v,
 				failed++;
 			dma_fence_user_fence_free(uf);
 		}
-		dma_fence_user_fence_flush();
+		release_all(KIND_HELPER);
 		break;
 	default:
 		for (i = 0; i < ROUND_PER_BATCH; i++) {
@@ -416,19 +553,38 @@ static noinline unsigned int round_batch(enum round_variant v,
 		break;
 	}
 	t1 = ktime_get_ns();
+out:
+	bench_set_delay(BENCH_DELAYED);
 	*ns = t1 - t0;
 	return failed;
 }
 
+/*
+ * Ratios of two variants: of their medians, and per turn, of the two
+ * batches that ran in the same turn, whose spread says how far one turn
+ * is from the next.
+ */
+static const struct {
+	const char *id;
+	enum round_variant num, den;
+} round_ratios[] = {
+	{ "signal/plain-vs-delayed", SIGNAL_HELPER_PLAIN, SIGNAL_HELPER },
+	{ "round/plain-vs-delayed", ROUND_HELPER_PLAIN, ROUND_HELPER },
+	{ "signal/helper-vs-by-hand", SIGNAL_HELPER, SIGNAL_BY_HAND },
+	{ "signal/helper-vs-open-coded", SIGNAL_HELPER, SIGNAL_OPEN },
+	{ "round/helper-plain-vs-by-hand", ROUND_HELPER_PLAIN, ROUND_BY_HAND },
+};
+
 static void bench_round(struct kunit *test)
 {
+	const unsigned int nr_ratios = ARRAY_SIZE(round_ratios);
 	struct dma_fence *f = bench_fences(test, ROUND_PER_BATCH);
 	struct dma_fence_cb *cbs;
-	struct bench_stats s[NR_ROUND];
-	u64 *loc, *v[NR_ROUND], seq = 0, ns;
+	struct bench_stats s[NR_ROUND], sr;
+	u64 *loc, *v[NR_ROUND], *r[ARRAY_SIZE(round_ratios)], seq = 0, ns;
 	struct iosys_map map;
 	unsigned int b, k, failed = 0;
-	char buf[2][NUM_LEN];
+	char buf[4][NUM_LEN];
 
 	cbs = kunit_kcalloc(test, ROUND_PER_BATCH, sizeof(*cbs), GFP_KERNEL);
 	loc = kunit_kzalloc(test, sizeof(*loc), GFP_KERNEL);
@@ -440,6 +596,11 @@ static void bench_round(struct kunit *test)
 				     GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, v[k]);
 	}
+	for (k = 0; k < nr_ratios; k++) {
+		r[k] = kunit_kcalloc(test, ROUND_BATCHES, sizeof(u64),
+				     GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, r[k]);
+	}
 
 	/* The variants take turns, starting with a different one each time. */
 	for (b = 0; b < ROUND_WARMUP + ROUND_BATCHES; b++) {
@@ -448,8 +609,7 @@ static void bench_round(struct kunit *test)
 
 			bench_fences_init(f, ROUND_PER_BATCH);
 			failed += round_batch(var, f, cbs, &map, loc, &seq, &ns);
-			if (var == ROUND_HELPER || var == ROUND_OPEN ||
-			    var == ROUND_BY_HAND)
+			if (round_stores(var))
 				KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(*loc), seq,
 						    "%s: the last store is missing",
 						    round_ids[var]);
@@ -461,19 +621,38 @@ static void bench_round(struct kunit *test)
 	}
 	KUNIT_ASSERT_EQ_MSG(test, failed, 0U, "allocations failed");
 
+	/* Per turn, before bench_stats() sorts the batches. */
+	for (k = 0; k < nr_ratios; k++)
+		for (b = 0; b < ROUND_BATCHES; b++)
+			r[k][b] = v[round_ratios[k].num][b] * 1000 /
+				  max(v[round_ratios[k].den][b], 1ULL);
+
 	for (k = 0; k < NR_ROUND; k++) {
 		bench_stats(v[k], ROUND_BATCHES, &s[k]);
-		bench_row(test, round_ids[k], "ns/round", &s[k], ROUND_BATCHES,
-			  ROUND_PER_BATCH);
+		bench_row(test, round_ids[k],
+			  k < NR_SIGNAL ? "ns/signal" : "ns/round", &s[k],
+			  ROUND_BATCHES, ROUND_PER_BATCH);
+		KUNIT_ASSERT_GT(test, s[k].median, 0ULL);
 	}
-	KUNIT_ASSERT_GT(test, s[ROUND_OPEN].median, 0ULL);
-	KUNIT_ASSERT_GT(test, s[ROUND_BY_HAND].median, 0ULL);
+	for (k = 0; k < nr_ratios; k++) {
+		bench_stats(r[k], ROUND_BATCHES, &sr);
+		bench_out(test,
+			  "ratio %s value=%s median=%s p10=%s p90=%s pairs=%u",
+			  round_ratios[k].id,
+			  milli(buf[0], s[round_ratios[k].num].median * 1000 /
+					s[round_ratios[k].den].median),
+			  milli(buf[1], sr.median), milli(buf[2], sr.p10),
+			  milli(buf[3], sr.p90), ROUND_BATCHES);
+	}
 	bench_target(test, "round/helper-vs-open-coded",
 		     s[ROUND_HELPER].median * 1000 / s[ROUND_OPEN].median,
 		     true, 1250);
 	bench_target(test, "round/helper-vs-by-hand",
 		     s[ROUND_HELPER].median * 1000 / s[ROUND_BY_HAND].median,
 		     true, 1000);
+	bench_target(test, "round/helper-plain-vs-by-hand",
+		     s[ROUND_HELPER_PLAIN].median * 1000 /
+		     s[ROUND_BY_HAND].median, true, 1000);
 	/* What each adds over signalling a fence with an empty callback. */
 	bench_out(test,
 		  "info round: over the floor, the helper adds %s ns per round, the open-coded callback %s ns",
@@ -485,6 +664,12 @@ static void bench_round(struct kunit *test)
 			   s[ROUND_HELPER_ALLOC].median),
 		  ps_delta(buf[1], s[ROUND_OPEN].median,
 			   s[ROUND_OPEN_ALLOC].median));
+	bench_out(test,
+		  "info signal: over the floor's signal, the signal path adds %s ns with the helper's delayed work, %s ns with a plain work item",
+		  ps_delta(buf[0], s[SIGNAL_HELPER].median,
+			   s[SIGNAL_FLOOR].median),
+		  ps_delta(buf[1], s[SIGNAL_HELPER_PLAIN].median,
+			   s[SIGNAL_FLOOR].median));
 }
 
 /*
@@ -731,11 +916,11 @@ static void bench_scaling(struct kunit *test)
 				if (buf[j] != first + fences - 1)
 					wrong++;
 			/* The deferred releases, outside the timed part. */
-			dma_fence_user_fence_flush();
+			dma_fence_user_fence_bench_flush();
 			cond_resched();
 		}
 	}
-	dma_fence_user_fence_flush();
+	dma_fence_user_fence_bench_flush();
 	kvfree(buf);
 	KUNIT_ASSERT_EQ_MSG(test, failed, 0U, "allocations failed");
 	KUNIT_EXPECT_EQ_MSG(test, wrong, 0U, "locations with a wrong value");
@@ -1162,11 +1347,12 @@ static void bench_two_cpus(struct kunit *test)
 }
 
 /*
- * 6. A burst: 4096 fences, each with a user fence, signalled back to back.
- * From each dma_fence_signal() to the return of its release, unflushed,
- * and how many releases one run of the helper's release work drains,
- * counted on the workqueue_execute_end tracepoint for the work item the
- * releases run in.
+ * 6. A burst: 4096 fences, each with a user fence, signalled back to back,
+ * with the release work delayed (as mailed), then queued at once (a plain
+ * work item). From each dma_fence_signal() to the return of its release,
+ * unflushed, and how many releases one run of the helper's release work
+ * drains, counted on the workqueue_execute_end tracepoint for the work item
+ * the releases run in.
  */
 #define BURST_N		4096
 
@@ -1197,14 +1383,64 @@ static void burst_count_run(void *data, struct work_struct *work,
 }
 #endif
 
+static void burst_once(struct kunit *test, struct dma_fence *f,
+		       struct burst_ref *b, u64 *signal_ns, u64 *lat,
+		       const struct iosys_map *map, unsigned long delay,
+		       const char *name)
+{
+	struct bench_stats s;
+	unsigned long runs;
+	unsigned int i;
+	char id[48];
+
+	bench_fences_init(f, BURST_N);
+	memset(b, 0, BURST_N * sizeof(*b));
+	burst_runs = 0;
+	for (i = 0; i < BURST_N; i++) {
+		struct dma_fence_user_fence *uf;
+
+		kref_init(&b[i].ref);
+		uf = dma_fence_user_fence_alloc(&b[i].ref, burst_release);
+		KUNIT_ASSERT_NOT_NULL(test, uf);
+		dma_fence_user_fence_attach(&f[i], uf, map, i + 1);
+	}
+	atomic_set(&burst_released, 0);
+	bench_set_delay(delay);
+	for (i = 0; i < BURST_N; i++) {
+		signal_ns[i] = ktime_get_ns();
+		dma_fence_signal(&f[i]);
+	}
+	/* Wait for the releases as they come, without flushing them. */
+	for (i = 0; i < 2000 && atomic_read(&burst_released) < BURST_N; i++)
+		usleep_range(500, 1000);
+	/* Before the flush, whose run of the work may find nothing. */
+	runs = burst_runs;
+	dma_fence_user_fence_bench_flush();
+	bench_set_delay(BENCH_DELAYED);
+	for (i = 0; i < BURST_N; i++) {
+		KUNIT_ASSERT_NE_MSG(test, b[i].released_ns, 0ULL,
+				    "%s: release %u did not run", name, i);
+		lat[i] = (b[i].released_ns - signal_ns[i]) * PS_PER_NS;
+	}
+	bench_stats(lat, BURST_N, &s);
+	snprintf(id, sizeof(id), "burst/signal-to-release-%s", name);
+	bench_row(test, id, "ns", &s, 1, BURST_N);
+	if (IS_ENABLED(CONFIG_TRACEPOINTS) && runs)
+		bench_out(test,
+			  "info burst-%s: %u releases in %lu run(s) of the release work, %lu per run",
+			  name, BURST_N, runs, BURST_N / runs);
+	else
+		bench_out(test,
+			  "info burst-%s: the runs of the release work were not counted (no tracepoints)",
+			  name);
+}
+
 static void bench_release_burst(struct kunit *test)
 {
 	struct dma_fence *f = bench_fences(test, BURST_N);
 	struct burst_ref *b;
 	u64 *signal_ns, *lat, *loc;
-	struct bench_stats s;
 	struct iosys_map map;
-	unsigned int i;
 
 	b = kunit_kcalloc(test, BURST_N, sizeof(*b), GFP_KERNEL);
 	signal_ns = kunit_kcalloc(test, BURST_N, sizeof(u64), GFP_KERNEL);
@@ -1215,50 +1451,24 @@ static void bench_release_burst(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, lat);
 	KUNIT_ASSERT_NOT_NULL(test, loc);
 	iosys_map_set_vaddr(&map, loc);
-	bench_fences_init(f, BURST_N);
 
-	/* The first release tells which work item the releases run in. */
-	dma_fence_user_fence_flush();
-	burst_runs = 0;
 #ifdef CONFIG_TRACEPOINTS
 	KUNIT_ASSERT_EQ(test,
 			register_trace_workqueue_execute_end(burst_count_run, NULL), 0);
 #endif
-	for (i = 0; i < BURST_N; i++) {
-		struct dma_fence_user_fence *uf;
-
-		kref_init(&b[i].ref);
-		uf = dma_fence_user_fence_alloc(&b[i].ref, burst_release);
-		KUNIT_ASSERT_NOT_NULL(test, uf);
-		dma_fence_user_fence_attach(&f[i], uf, &map, i + 1);
-	}
-	atomic_set(&burst_released, 0);
-	for (i = 0; i < BURST_N; i++) {
-		signal_ns[i] = ktime_get_ns();
-		dma_fence_signal(&f[i]);
-	}
-	/* Wait for the releases as they come, without flushing them. */
-	for (i = 0; i < 2000 && atomic_read(&burst_released) < BURST_N; i++)
-		usleep_range(500, 1000);
-	dma_fence_user_fence_flush();
+	burst_once(test, f, b, signal_ns, lat, &map, BENCH_DELAYED, "delayed");
+	*loc = 0;
+	burst_once(test, f, b, signal_ns, lat, &map, BENCH_PLAIN, "plain");
 #ifdef CONFIG_TRACEPOINTS
 	unregister_trace_workqueue_execute_end(burst_count_run, NULL);
 	tracepoint_synchronize_unregister();
 #endif
-	for (i = 0; i < BURST_N; i++) {
-		KUNIT_ASSERT_NE_MSG(test, b[i].released_ns, 0ULL,
-				    "release %u did not run", i);
-		lat[i] = (b[i].released_ns - signal_ns[i]) * PS_PER_NS;
-	}
-	bench_stats(lat, BURST_N, &s);
-	bench_row(test, "burst/signal-to-release", "ns", &s, 1, BURST_N);
-	if (burst_runs)
-		bench_out(test,
-			  "info burst: %u releases in %lu run(s) of the release work, %lu per run",
-			  BURST_N, burst_runs, BURST_N / burst_runs);
-	else
-		bench_out(test,
-			  "info burst: the runs of the release work were not counted (no tracepoints)");
+}
+
+/* Whatever a case left, the next one finds the helper as mailed. */
+static void bench_case_exit(struct kunit *test)
+{
+	bench_set_delay(BENCH_DELAYED);
 }
 
 static int bench_suite_init(struct kunit_suite *suite)
@@ -1288,6 +1498,7 @@ static struct kunit_suite dma_fence_user_fence_bench_suite = {
 	.name = "dma-buf-user-fence-bench",
 	.suite_init = bench_suite_init,
 	.suite_exit = bench_suite_exit,
+	.exit = bench_case_exit,
 	.test_cases = dma_fence_user_fence_bench_cases,
 };
 
