@@ -5,6 +5,7 @@
 #   make                 set up, apply the series, run the KUnit suite (UML)
 #   make check           the test gate, what CI runs: everything below
 #   make check-all       the gate with every long-term base (6.1 too)
+#                        and the s390 and i386 runs
 #   make apply KERNEL=.. apply the series to your kernel git tree as commits
 #   make series          write the patch series to out/series/
 #                        (KERNEL=.. bases it on your tree's HEAD instead)
@@ -22,6 +23,12 @@ WB := workbench
 CHECK_RUNS := um x86_64 arm64 x86_64-rt
 # ...and beside them, from the start (its QEMU run is uniprocessor).
 CHECK_BESIDE := powerpc32
+# ...and in check-all only, in a side lane of their own from the start: the
+# 64-bit big-endian (s390) and 32-bit SMP (i386) runs, whose cold builds
+# the gate's time has no room for (README.md, "How long make check takes").
+CHECK_ALL_RUNS := s390 i386
+# The runs of that lane in this invocation (check-all sets it).
+EXTRA_RUNS :=
 CHECK_STATIC := mutants static tooling litmus
 # ...and on each long-term base other than BASE (workbench/lts): 6.12 in
 # the gate, which must fit CI's time, 6.1 too in check-all.
@@ -42,8 +49,9 @@ all: tree
 # Each check records its own failures, a check that stops early included
 # (workbench/lib.sh); the summary's exit status is the verdict.
 # The main lane runs the KUnit runs on BASE, then the mutants. Beside it,
-# each in a side lane of its own from the start: the powerpc32 run, each
-# long-term base, and the litmus, static and tooling checks. The side lanes
+# each in a side lane of its own from the start: the powerpc32 run, the
+# runs of check-all (EXTRA_RUNS), each long-term base, and the litmus,
+# static and tooling checks. The side lanes
 # run niced: the main lane's QEMU guests have two vCPUs that wait for each
 # other, and a vCPU the host descheduled stalls its sibling, so the main
 # lane gets the cores it asks for and the side lanes share the rest. They
@@ -52,14 +60,19 @@ all: tree
 # static and tooling checks work in worktrees and scratch trees of their
 # own, each base in a tree of its own, the KUnit runs each in a build
 # directory of their own. Only the mutants write, into the cached tree's
-# helper file, which the powerpc32 run compiles, so they wait for it.
+# helper file, which the powerpc32 run and EXTRA_RUNS compile, so they
+# wait for them.
 check: tree
 	@cache=$${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}; \
-	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; \
+	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; extra=""; \
 	mkdir -p $$cache/results; \
 	echo "beside the main lane, niced; logs in $$cache/results/:"; \
 	echo "  $(CHECK_BESIDE) (beside.log)"; \
 	( for r in $(CHECK_BESIDE); do $(SIDE_NICE) $(WB)/kunit $$r || true; done ) >$$cache/results/beside.log 2>&1 & beside=$$!; \
+	if [ -n "$(strip $(EXTRA_RUNS))" ]; then \
+		echo "  $(strip $(EXTRA_RUNS)) (extra.log)"; \
+		( for r in $(EXTRA_RUNS); do $(SIDE_NICE) $(WB)/kunit $$r || true; done ) >$$cache/results/extra.log 2>&1 & extra=$$!; \
+	fi; \
 	for b in $(LTS_BASES); do \
 		[ "$$b" != "$$base" ] || continue; \
 		for c in $(LTS_CHECKS); do lts="$$lts $$b:$$c"; done; \
@@ -72,12 +85,13 @@ check: tree
 	  $(SIDE_NICE) $(WB)/tooling || true ) >$$cache/results/lane.log 2>&1 & \
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
 	wait $$beside || true; \
+	[ -z "$$extra" ] || wait $$extra || true; \
 	$(WB)/mutants || true; \
 	wait; \
-	$(WB)/summary $(CHECK_RUNS) $(CHECK_BESIDE) $(CHECK_STATIC) $$lts
+	$(WB)/summary $(CHECK_RUNS) $(CHECK_BESIDE) $(EXTRA_RUNS) $(CHECK_STATIC) $$lts
 
 check-all:
-	$(MAKE) check LTS_BASES="$(LTS_BASES_ALL)"
+	$(MAKE) check LTS_BASES="$(LTS_BASES_ALL)" EXTRA_RUNS="$(CHECK_ALL_RUNS)"
 
 setup:
 	$(WB)/setup
@@ -115,4 +129,4 @@ litmus: tree
 	$(WB)/litmus; $(WB)/summary litmus
 
 help:
-	@sed -n '3,15s/^# \{0,1\}//p' Makefile
+	@sed -n '3,16s/^# \{0,1\}//p' Makefile
