@@ -86,7 +86,7 @@ check: tree
 	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
 	wait $$beside || true; \
 	[ -z "$$extra" ] || wait $$extra || true; \
-	$(WB)/mutants || true; \
+	MUTANT_RUNS="$(strip $(CHECK_RUNS) $(CHECK_BESIDE) $(EXTRA_RUNS))" $(WB)/mutants || true; \
 	wait; \
 	$(WB)/summary $(CHECK_RUNS) $(CHECK_BESIDE) $(EXTRA_RUNS) $(CHECK_STATIC) $$lts
 

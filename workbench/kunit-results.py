@@ -3,13 +3,21 @@
 """Turn a kunit.py --json result and the kernel log into ledger lines.
 
 Prints "pass|fail|skip RUN/suite/case[/param]" for every test case, then one
-line for the kernel log: it fails if the log holds a report from a sanitizer
-or a debug option (KASAN, UBSAN, lockdep, KFENCE, kmemleak, debugobjects,
-a BUG or a WARNING), except as many WARNINGs as a suite announces with
-"# expect WARNING: <what>" in its own log (the misuse tests on kernels
-whose KUnit cannot suppress them). Only the part of the log from the first KTAP line on is checked. With
---kmemleak=1, the kmemleak report /init prints after the suite must be empty
-but for objects allocated in start_kernel, which get one skip line.
+line for the kernel log. The whole log is checked, boot included, for a
+report from a sanitizer or a debug option (KASAN, UBSAN, KCSAN, lockdep,
+KFENCE, kmemleak, debugobjects), a BUG, a WARNING (refcount_t's included),
+an Oops or a panic, and for a line that says "deprecated" (7.3 warns once
+per boot of a work item queued on a deprecated workqueue). Each report
+belongs to the test case (or parameter) whose KTAP result line follows it,
+and fails that case: "fail RUN/suite/case: kernel log: <the report's first
+line>"; a report after a suite's last case fails "RUN/suite", and one
+outside any suite (at boot, between the suites, at shutdown) fails
+"RUN/kernel-log". A case may provoke as many WARNINGs as it announces with
+"# expect WARNING: <what>" before its result line (the misuse tests on
+kernels whose KUnit cannot suppress them, see workbench/compat/); on 7.3
+KUnit suppresses them and nothing is printed. With --kmemleak=1, the
+kmemleak report /init prints after the suite must be empty but for objects
+allocated in start_kernel, which get one skip line.
 """
 
 import json
@@ -18,8 +26,10 @@ import sys
 
 REPORTS = re.compile(
     r"(BUG: |UBSAN: |WARNING: |KFENCE: |ODEBUG: |INFO: task .* blocked|"
+    r"refcount_t: |kernel BUG at |Oops: |Unable to handle kernel |"
     r"possible circular locking|inconsistent lock state|"
     r"possible recursive locking|suspicious RCU usage|"
+    r"[Dd]eprecated|"
     r"unreferenced object 0x|"
     r"Kernel panic|general protection fault)")
 # kmemleak's own "N new suspected memory leaks" line is left to the kmemleak
@@ -98,47 +108,102 @@ def check_kmemleak(run, text):
     return "\n".join(verdicts)
 
 
-def check_log(run, log_path, kmemleak):
-    try:
-        text = open(log_path, errors="replace").read().replace("\r", "")
-    except FileNotFoundError:
-        return f"fail {run}/kernel-log: no log at {log_path}"
-    expected = 0
-    unexpected = []
-    lines = text.splitlines()
-    # From the first KTAP line on: what the boot says before is not ours.
-    start = next((i for i, line in enumerate(lines) if KTAP_START.search(line)), None)
-    if start is None:
-        return f"fail {run}/kernel-log: no KTAP output in {log_path}"
-    boot_objects = {addr for addr, at_boot, _ in kmemleak_reports(text) if at_boot}
-    # On kernels whose KUnit cannot suppress a WARN, the test announces each
-    # one it expects once it has counted it (workbench/compat/): the
-    # announcements and the WARNING reports must match in number.
-    expected = sum(1 for line in lines[start:] if EXPECT.search(line))
-    for line in lines[start:]:
+# KTAP as KUnit prints it, once the printk prefix of a QEMU console (a
+# timestamp, a caller id) is taken off: a document's suites end with an
+# unindented result line, a suite's cases with one indented by four spaces,
+# a parameterised case's parameters with one indented by eight.
+PRINTK_PREFIX = re.compile(r"^(?:\[ *\d+\.\d+\] ?)?(?:\[ *[TC]\d+\] ?)?")
+KTAP_RESULT = re.compile(r"^( *)(?:not )?ok \d+ (.*?)(?: # .*)?$")
+KTAP_SUBTEST = re.compile(r"^( *)# Subtest: (.*)$")
+KTAP_DIAGNOSTIC = re.compile(r"^ *#")
+
+
+def sections(lines):
+    """Yield (key, lines) for the parts of the log that each KTAP result
+    line ends: key is (suite, case, param) for a parameter, (suite, case,
+    None) for a case, (suite, None, None) for what follows a suite's last
+    case, and None for what is outside every suite (the boot, the lines
+    between two KTAP documents, what follows the last result)."""
+    suite = case = None
+    part = []
+    for raw in lines:
+        line = PRINTK_PREFIX.sub("", raw)
+        if KTAP_START.match(line) and not line.startswith(" "):
+            yield None, part        # a new document (a module of /init)
+            suite = case = None
+            part = []
+            continue
+        m = KTAP_SUBTEST.match(line)
+        if m:
+            if len(m.group(1)) == 4:
+                suite, case = m.group(2), None
+            elif len(m.group(1)) >= 8:
+                case = m.group(2)   # the parameters of this case follow
+            continue
+        m = KTAP_RESULT.match(line)
+        if not m:
+            part.append(line)
+            continue
+        depth, name = len(m.group(1)) // 4, m.group(2)
+        if depth == 0:
+            yield (suite, None, None) if suite else None, part
+            suite = case = None
+        elif depth == 1:
+            yield (suite, name, None), part
+            case = None
+        else:
+            yield (suite, case or name, name if case else None), part
+        part = []
+    yield None, part
+
+
+def judge(part, boot_objects):
+    """The reports of one part of the log, less the WARNINGs it announces."""
+    expected = sum(1 for line in part if EXPECT.search(line))
+    reports = []
+    for line in part:
+        if KTAP_DIAGNOSTIC.match(line):
+            continue    # KUnit's own output, the announcements included
         m = re.search(r"unreferenced object (0x[0-9a-f]+)", line)
         if m and m.group(1) in boot_objects:
             continue    # judged by check_kmemleak
-        if EXPECT.search(line):
-            continue
         m = REPORTS.search(line)
         if not m:
             continue
         if m.group(1) == "WARNING: " and expected > 0:
             expected -= 1
             continue
-        unexpected.append(line.strip())
-    verdicts = []
-    if kmemleak:
-        verdicts.append(check_kmemleak(run, text))
-    if unexpected:
-        verdicts.append(f"fail {run}/kernel-log: {len(unexpected)} report(s), first: "
-                        f"{unexpected[0][:160]}")
-    elif expected:
-        verdicts.append(f"fail {run}/kernel-log: {expected} announced WARNING(s) never came")
-    else:
-        verdicts.append(f"pass {run}/kernel-log")
-    return "\n".join(verdicts)
+        reports.append(line.strip())
+    if expected:
+        reports.append(f"{expected} announced WARNING(s) never came")
+    return reports
+
+
+def check_log(run, log_path):
+    """(text of the log, {key: reports}) where key is as in sections(), or
+    a ledger line if there is no log to check."""
+    try:
+        text = open(log_path, errors="replace").read().replace("\r", "")
+    except FileNotFoundError:
+        return None, f"fail {run}/kernel-log: no log at {log_path}"
+    # The whole log, boot included: the boot of every run of the gate
+    # prints none of these (checked on 7.3's um, x86_64, arm64, x86_64-rt
+    # and powerpc32 logs), and a report there comes from this kernel too.
+    boot_objects = {addr for addr, at_boot, _ in kmemleak_reports(text) if at_boot}
+    found = {}
+    for key, part in sections(text.splitlines()):
+        reports = judge(part, boot_objects)
+        if reports:
+            found.setdefault(key, []).extend(reports)
+    if not any(KTAP_START.search(line) for line in text.splitlines()):
+        first = f", first report: {found[None][0][:160]}" if found.get(None) else ""
+        return text, f"fail {run}/kernel-log: no KTAP output in {log_path}{first}"
+    return text, found
+
+
+def summary(reports):
+    more = f" (and {len(reports) - 1} more)" if len(reports) > 1 else ""
+    return f"kernel log: {reports[0][:160]}{more}"
 
 
 def skip_reasons(log_path):
@@ -155,24 +220,48 @@ def main():
     kmemleak = "--kmemleak=1" in sys.argv[4:]
     verdicts = {"PASS": "pass", "SKIP": "skip"}
     reasons = skip_reasons(log_path)
-    count = 0
+    cases = {}      # RUN/suite/case[/param] -> [verdict, detail]
+    lines = []
     try:
         # One --json file per KTAP document, joined with ':'.
         results = [json.load(open(p)) for p in json_path.split(":")]
         for name, status in (leaf for r in results for leaf in leaves(r, [run])):
-            count += 1
             detail = ""
             if status == "SKIP":
                 # RUN/suite/case[/param]; a param name may hold a "/" ("I/O memory")
-                detail = ": " + reasons.get(name.split("/", 3)[-1], "no reason given")
+                detail = reasons.get(name.split("/", 3)[-1], "no reason given")
             elif status not in verdicts:
-                detail = f": {status}"
-            print(f"{verdicts.get(status, 'fail')} {name}{detail}")
+                detail = status
+            cases[name] = [verdicts.get(status, "fail"), detail]
     except (FileNotFoundError, json.JSONDecodeError) as e:
-        print(f"fail {run}/kunit.py: no result ({e.__class__.__name__})")
-    if count == 0:
-        print(f"fail {run}/kunit.py: no test case ran")
-    print(check_log(run, log_path, kmemleak))
+        lines.append(f"fail {run}/kunit.py: no result ({e.__class__.__name__})")
+    if not cases:
+        lines.append(f"fail {run}/kunit.py: no test case ran")
+
+    text, found = check_log(run, log_path)
+    log_line = found if isinstance(found, str) else None
+    extra = []
+    for key, reports in ({} if log_line else found).items():
+        if key is None:
+            log_line = (f"fail {run}/kernel-log: {len(reports)} report(s) outside "
+                        f"the test cases, first: {reports[0][:160]}")
+            continue
+        name = "/".join([run] + [k for k in key if k])
+        if name in cases:
+            verdict, detail = cases[name]
+            cases[name] = ["fail", summary(reports) if verdict != "fail"
+                           else f"{detail}; {summary(reports)}"]
+        else:
+            # a parameterised case's own part, or a suite's end
+            extra.append(f"fail {name}: {summary(reports)}")
+
+    for name, (verdict, detail) in cases.items():
+        print(f"{verdict} {name}{': ' + detail if detail else ''}")
+    for line in lines + extra:
+        print(line)
+    if kmemleak and text is not None:
+        print(check_kmemleak(run, text))
+    print(log_line or f"pass {run}/kernel-log")
 
 
 if __name__ == "__main__":
