@@ -48,11 +48,8 @@ all: tree
 	$(WB)/kunit um; $(WB)/summary um
 
 # Each check records its own failures, a check that stops early included
-# (workbench/lib.sh); the summary's exit status is the verdict.
-# The main lane runs the KUnit runs on BASE, then the mutants. Beside it,
-# each in a side lane of its own from the start: the powerpc32 run, the
-# runs of check-all (EXTRA_RUNS), each long-term base, and the litmus,
-# static and tooling checks. The side lanes
+# (workbench/lib.sh); the summary's exit status is the verdict. The lanes
+# are in workbench/check. The side lanes
 # run niced: the main lane's QEMU guests have two vCPUs that wait for each
 # other, and a vCPU the host descheduled stalls its sibling, so the main
 # lane gets the cores it asks for and the side lanes share the rest. They
@@ -62,34 +59,13 @@ all: tree
 # own, each base in a tree of its own, the KUnit runs each in a build
 # directory of their own. Only the mutants write, into the cached tree's
 # helper file, which the powerpc32 run and EXTRA_RUNS compile, so they
-# wait for them.
+# wait for them. Under workbench/reaper, an interrupted make check ends
+# every lane, and each lane puts back what it changed.
 check: tree
-	@cache=$${WB_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/dma-fence-user-fence}; \
-	base=$${BASE:-$$(cat $$cache/default-base)}; lts=""; extra=""; \
-	mkdir -p $$cache/results; \
-	echo "beside the main lane, niced; logs in $$cache/results/:"; \
-	echo "  $(CHECK_BESIDE) (beside.log)"; \
-	( for r in $(CHECK_BESIDE); do $(SIDE_NICE) $(WB)/kunit $$r || true; done ) >$$cache/results/beside.log 2>&1 & beside=$$!; \
-	if [ -n "$(strip $(EXTRA_RUNS))" ]; then \
-		echo "  $(strip $(EXTRA_RUNS)) (extra.log)"; \
-		( for r in $(EXTRA_RUNS); do $(SIDE_NICE) $(WB)/kunit $$r || true; done ) >$$cache/results/extra.log 2>&1 & extra=$$!; \
-	fi; \
-	for b in $(LTS_BASES); do \
-		[ "$$b" != "$$base" ] || continue; \
-		for c in $(LTS_CHECKS); do lts="$$lts $$b:$$c"; done; \
-		echo "  long-term base $$b: $(LTS_CHECKS) (lts-$$b.log)"; \
-		BASE=$$b $(SIDE_NICE) $(WB)/lts >$$cache/results/lts-$$b.log 2>&1 & \
-	done; \
-	echo "  litmus, static and tooling (lane.log)"; \
-	( $(SIDE_NICE) $(WB)/litmus || true; \
-	  $(SIDE_NICE) $(WB)/static || true; \
-	  $(SIDE_NICE) $(WB)/tooling || true ) >$$cache/results/lane.log 2>&1 & \
-	for r in $(CHECK_RUNS); do $(WB)/kunit $$r || true; done; \
-	wait $$beside || true; \
-	[ -z "$$extra" ] || wait $$extra || true; \
-	MUTANT_RUNS="$(strip $(CHECK_RUNS) $(CHECK_BESIDE) $(EXTRA_RUNS))" $(WB)/mutants || true; \
-	wait; \
-	$(WB)/summary $(CHECK_RUNS) $(CHECK_BESIDE) $(EXTRA_RUNS) $(CHECK_STATIC) $$lts
+	@CHECK_RUNS="$(CHECK_RUNS)" CHECK_BESIDE="$(CHECK_BESIDE)" \
+	EXTRA_RUNS="$(strip $(EXTRA_RUNS))" LTS_BASES="$(LTS_BASES)" \
+	LTS_CHECKS="$(LTS_CHECKS)" CHECK_STATIC="$(CHECK_STATIC)" \
+	SIDE_NICE="$(SIDE_NICE)" $(WB)/reaper --grace 60 $(WB)/check
 
 check-all:
 	$(MAKE) check LTS_BASES="$(LTS_BASES_ALL)" EXTRA_RUNS="$(CHECK_ALL_RUNS)"
