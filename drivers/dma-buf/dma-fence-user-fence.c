@@ -3,6 +3,7 @@
  * dma-fence-user-fence: store a seqno in memory when a dma_fence signals
  */
 
+#include <linux/bits.h>
 #include <linux/cache.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-fence-user-fence.h>
@@ -77,10 +78,10 @@ static_assert(!IS_ENABLED(CONFIG_64BIT) ||
  * It nests inside the fence lock.
  */
 #define USER_FENCE_LOCK_BITS	6
-#define USER_FENCE_LOCKS	(1 << USER_FENCE_LOCK_BITS)
+#define USER_FENCE_LOCKS	BIT(USER_FENCE_LOCK_BITS)
 
 static struct {
-	spinlock_t lock;
+	spinlock_t lock;	/* the locations whose address hashes here */
 } ____cacheline_aligned_in_smp user_fence_locks[USER_FENCE_LOCKS] = {
 	[0 ... USER_FENCE_LOCKS - 1] = {
 		.lock = __SPIN_LOCK_UNLOCKED(user_fence_locks.lock),
@@ -189,7 +190,7 @@ static void user_fence_store(const struct iosys_map *map, u64 old, u64 seqno)
 	 * its barrier before the store.
 	 */
 	if (map->is_iomem)
-		wmb();
+		wmb();	/* the store before the release: see above */
 }
 
 static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
@@ -197,7 +198,7 @@ static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 	struct dma_fence_user_fence *user_fence =
 		container_of(cb, struct dma_fence_user_fence, cb);
 	unsigned long addr = user_fence->addr & ~USER_FENCE_IOMEM;
-	spinlock_t *lock;
+	spinlock_t *lock;	/* the location's entry in user_fence_locks */
 	struct iosys_map map;
 	unsigned long flags;
 	bool written = false;
@@ -254,7 +255,7 @@ __dma_fence_user_fence_alloc(struct kref *storage,
 	if (WARN_ON(!storage || !release))
 		return NULL;
 
-	user_fence = kmalloc(sizeof(*user_fence), GFP_KERNEL);
+	user_fence = kmalloc_obj(*user_fence);
 	if (!user_fence)
 		return NULL;
 
