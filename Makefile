@@ -24,10 +24,10 @@ CHECK_RUNS := um x86_64 x86_64-rt
 # ...and beside them, from the start (its QEMU run is uniprocessor).
 CHECK_BESIDE := powerpc32
 # ...and in check-all only, in a side lane of their own from the start: the
-# arm64 run, and the 64-bit big-endian (s390) and 32-bit SMP (i386) runs,
-# whose cold builds the gate's time has no room for (README.md, "How long
-# make check takes").
-CHECK_ALL_RUNS := arm64 s390 i386
+# arm64 run, the 64-bit big-endian (s390) and 32-bit SMP (i386) runs, and
+# the first user's suite (amdgpu, UML), whose cold builds the gate's time
+# has no room for (README.md, "How long make check takes").
+CHECK_ALL_RUNS := arm64 s390 i386 amdgpu
 # The runs of that lane in this invocation (check-all sets it).
 EXTRA_RUNS :=
 CHECK_STATIC := mutants static tooling litmus
