@@ -64,6 +64,28 @@ static void bench_set_delay(unsigned long delay)
 	WRITE_ONCE(dma_fence_user_fence_bench_delay, delay);
 }
 
+/*
+ * batches=N: each figure from N timed batches (at most the case's own
+ * count) after one warm-up batch, instead of the case's own 21 to 101
+ * after 3 to 10. For a run whose figures are ignored: the benchmark's cases
+ * on a debug kernel, which KASAN and lockdep make many times slower
+ * (workbench/runs/bench-debug). 0, the default, keeps the cases' counts.
+ */
+static unsigned int batches;
+module_param(batches, uint, 0444);
+MODULE_PARM_DESC(batches,
+		 "timed batches per figure, after one warm-up batch (0, the default: each case's own counts)");
+
+static unsigned int bench_batches(unsigned int own)
+{
+	return batches ? min(batches, own) : own;
+}
+
+static unsigned int bench_warmup(unsigned int own)
+{
+	return batches ? 1 : own;
+}
+
 #define bench_out(test, fmt, ...) \
 	kunit_info(test, "user-fence-bench: " fmt "\n", ##__VA_ARGS__)
 
@@ -253,14 +275,14 @@ static void bench_config(struct kunit *test)
 {
 	const unsigned int calls = 10000;
 	u64 t0, t1, sink = 0, v[21];
+	unsigned int b, i, nb = bench_batches(ARRAY_SIZE(v));
 	struct bench_stats s;
-	unsigned int b, i;
 
 	bench_out(test,
-		  "config linux=%s arch=%s cpus=%u hz=%u preempt=%s kasan=%d lockdep=%d debug_objects=%d kfence=%d ubsan=%d kcsan=%d dmabuf_debug=%d slub_debug_on=%d init_on_alloc=%d tracepoints=%d",
+		  "config linux=%s arch=%s cpus=%u hz=%u preempt=%s batches=%u kasan=%d lockdep=%d debug_objects=%d kfence=%d ubsan=%d kcsan=%d dmabuf_debug=%d slub_debug_on=%d init_on_alloc=%d tracepoints=%d",
 		  init_utsname()->release,
 		  IS_ENABLED(CONFIG_UML) ? "um" : init_utsname()->machine,
-		  num_online_cpus(), HZ, bench_preempt(),
+		  num_online_cpus(), HZ, bench_preempt(), batches,
 		  IS_ENABLED(CONFIG_KASAN), IS_ENABLED(CONFIG_LOCKDEP),
 		  IS_ENABLED(CONFIG_DEBUG_OBJECTS), IS_ENABLED(CONFIG_KFENCE),
 		  IS_ENABLED(CONFIG_UBSAN), IS_ENABLED(CONFIG_KCSAN),
@@ -270,16 +292,15 @@ static void bench_config(struct kunit *test)
 		  IS_ENABLED(CONFIG_TRACEPOINTS));
 
 	/* What one clock read costs, next to the batches it brackets. */
-	for (b = 0; b < ARRAY_SIZE(v); b++) {
+	for (b = 0; b < nb; b++) {
 		t0 = ktime_get_ns();
 		for (i = 0; i < calls; i++)
 			sink += ktime_get_ns();
 		t1 = ktime_get_ns();
 		v[b] = (t1 - t0) * PS_PER_NS / calls;
 	}
-	bench_stats(v, ARRAY_SIZE(v), &s);
-	bench_row(test, "clock/ktime_get_ns", "ns/call", &s, ARRAY_SIZE(v),
-		  calls);
+	bench_stats(v, nb, &s);
+	bench_row(test, "clock/ktime_get_ns", "ns/call", &s, nb, calls);
 	KUNIT_EXPECT_NE(test, sink, 0ULL);
 }
 
@@ -582,8 +603,10 @@ static void bench_round(struct kunit *test)
 	struct dma_fence_cb *cbs;
 	struct bench_stats s[NR_ROUND], sr;
 	u64 *loc, *v[NR_ROUND], *r[ARRAY_SIZE(round_ratios)], seq = 0, ns;
-	struct iosys_map map;
+	unsigned int nw = bench_warmup(ROUND_WARMUP);
+	unsigned int nb = bench_batches(ROUND_BATCHES);
 	unsigned int b, k, failed = 0;
+	struct iosys_map map;
 	char buf[4][NUM_LEN];
 
 	cbs = kunit_kcalloc(test, ROUND_PER_BATCH, sizeof(*cbs), GFP_KERNEL);
@@ -592,18 +615,16 @@ static void bench_round(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, loc);
 	iosys_map_set_vaddr(&map, loc);
 	for (k = 0; k < NR_ROUND; k++) {
-		v[k] = kunit_kcalloc(test, ROUND_BATCHES, sizeof(u64),
-				     GFP_KERNEL);
+		v[k] = kunit_kcalloc(test, nb, sizeof(u64), GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, v[k]);
 	}
 	for (k = 0; k < nr_ratios; k++) {
-		r[k] = kunit_kcalloc(test, ROUND_BATCHES, sizeof(u64),
-				     GFP_KERNEL);
+		r[k] = kunit_kcalloc(test, nb, sizeof(u64), GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, r[k]);
 	}
 
 	/* The variants take turns, starting with a different one each time. */
-	for (b = 0; b < ROUND_WARMUP + ROUND_BATCHES; b++) {
+	for (b = 0; b < nw + nb; b++) {
 		for (k = 0; k < NR_ROUND; k++) {
 			enum round_variant var = (b + k) % NR_ROUND;
 
@@ -613,8 +634,8 @@ static void bench_round(struct kunit *test)
 				KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(*loc), seq,
 						    "%s: the last store is missing",
 						    round_ids[var]);
-			if (b >= ROUND_WARMUP)
-				v[var][b - ROUND_WARMUP] =
+			if (b >= nw)
+				v[var][b - nw] =
 					ns * PS_PER_NS / ROUND_PER_BATCH;
 		}
 		cond_resched();
@@ -623,26 +644,26 @@ static void bench_round(struct kunit *test)
 
 	/* Per turn, before bench_stats() sorts the batches. */
 	for (k = 0; k < nr_ratios; k++)
-		for (b = 0; b < ROUND_BATCHES; b++)
+		for (b = 0; b < nb; b++)
 			r[k][b] = v[round_ratios[k].num][b] * 1000 /
 				  max(v[round_ratios[k].den][b], 1ULL);
 
 	for (k = 0; k < NR_ROUND; k++) {
-		bench_stats(v[k], ROUND_BATCHES, &s[k]);
+		bench_stats(v[k], nb, &s[k]);
 		bench_row(test, round_ids[k],
 			  k < NR_SIGNAL ? "ns/signal" : "ns/round", &s[k],
-			  ROUND_BATCHES, ROUND_PER_BATCH);
+			  nb, ROUND_PER_BATCH);
 		KUNIT_ASSERT_GT(test, s[k].median, 0ULL);
 	}
 	for (k = 0; k < nr_ratios; k++) {
-		bench_stats(r[k], ROUND_BATCHES, &sr);
+		bench_stats(r[k], nb, &sr);
 		bench_out(test,
 			  "ratio %s value=%s median=%s p10=%s p90=%s pairs=%u",
 			  round_ratios[k].id,
 			  milli(buf[0], s[round_ratios[k].num].median * 1000 /
 					s[round_ratios[k].den].median),
 			  milli(buf[1], sr.median), milli(buf[2], sr.p10),
-			  milli(buf[3], sr.p90), ROUND_BATCHES);
+			  milli(buf[3], sr.p90), nb);
 	}
 	bench_target(test, "round/helper-vs-open-coded",
 		     s[ROUND_HELPER].median * 1000 / s[ROUND_OPEN].median,
@@ -748,14 +769,16 @@ static void bench_latency(struct kunit *test)
 	struct workqueue_struct *wq;
 	struct bench_stats sh, sw;
 	u64 *loc, *vh, *vw, seq = 0, t0, t1;
+	unsigned int nw = bench_warmup(LAT_WARMUP);
+	unsigned int nb = bench_batches(LAT_BATCHES);
 	unsigned int b, i, late = 0, flushed = 0, failed = 0;
 	struct wq_uf *w;
 	struct iosys_map map;
 
 	loc = kunit_kzalloc(test, sizeof(*loc), GFP_KERNEL);
 	w = kunit_kcalloc(test, LAT_PER_BATCH, sizeof(*w), GFP_KERNEL);
-	vh = kunit_kcalloc(test, LAT_BATCHES, sizeof(u64), GFP_KERNEL);
-	vw = kunit_kcalloc(test, LAT_BATCHES, sizeof(u64), GFP_KERNEL);
+	vh = kunit_kcalloc(test, nb, sizeof(u64), GFP_KERNEL);
+	vw = kunit_kcalloc(test, nb, sizeof(u64), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, loc);
 	KUNIT_ASSERT_NOT_NULL(test, w);
 	KUNIT_ASSERT_NOT_NULL(test, vh);
@@ -764,7 +787,7 @@ static void bench_latency(struct kunit *test)
 	wq = alloc_ordered_workqueue("user-fence-bench", 0);
 	KUNIT_ASSERT_NOT_NULL(test, wq);
 
-	for (b = 0; b < LAT_WARMUP + LAT_BATCHES; b++) {
+	for (b = 0; b < nw + nb; b++) {
 		u64 first = seq + 1;
 
 		/* The helper: user fences attached before the batch. */
@@ -786,8 +809,8 @@ static void bench_latency(struct kunit *test)
 				late++;
 		}
 		t1 = ktime_get_ns();
-		if (b >= LAT_WARMUP)
-			vh[b - LAT_WARMUP] = (t1 - t0) * PS_PER_NS / LAT_PER_BATCH;
+		if (b >= nw)
+			vh[b - nw] = (t1 - t0) * PS_PER_NS / LAT_PER_BATCH;
 
 		/* The worker: callbacks added before the batch. */
 		first = seq + 1;
@@ -806,8 +829,8 @@ static void bench_latency(struct kunit *test)
 				flushed++;
 		}
 		t1 = ktime_get_ns();
-		if (b >= LAT_WARMUP)
-			vw[b - LAT_WARMUP] = (t1 - t0) * PS_PER_NS / LAT_PER_BATCH;
+		if (b >= nw)
+			vw[b - nw] = (t1 - t0) * PS_PER_NS / LAT_PER_BATCH;
 		/* The last worker may still be returning: reuse w[] after. */
 		flush_workqueue(wq);
 		cond_resched();
@@ -817,15 +840,15 @@ static void bench_latency(struct kunit *test)
 	KUNIT_EXPECT_EQ_MSG(test, late, 0U,
 			    "the helper's value was not there when dma_fence_signal() returned");
 
-	bench_stats(vh, LAT_BATCHES, &sh);
-	bench_stats(vw, LAT_BATCHES, &sw);
-	bench_row(test, "latency/helper", "ns", &sh, LAT_BATCHES, LAT_PER_BATCH);
-	bench_row(test, "latency/worker", "ns", &sw, LAT_BATCHES, LAT_PER_BATCH);
+	bench_stats(vh, nb, &sh);
+	bench_stats(vw, nb, &sw);
+	bench_row(test, "latency/helper", "ns", &sh, nb, LAT_PER_BATCH);
+	bench_row(test, "latency/worker", "ns", &sw, nb, LAT_PER_BATCH);
 	if (spin)
 		bench_out(test,
 			  "info latency: %u CPUs; the signalling thread spins with cpu_relax() until the value is visible; %u of %u worker stores were not visible after %llu ms of spinning and were waited for with flush_work()",
 			  num_online_cpus(), flushed,
-			  (LAT_WARMUP + LAT_BATCHES) * LAT_PER_BATCH,
+			  (nw + nb) * LAT_PER_BATCH,
 			  (u64)(LAT_SPIN_NS / NSEC_PER_MSEC));
 	else
 		bench_out(test,
@@ -854,17 +877,19 @@ static void bench_scaling(struct kunit *test)
 	struct bench_stats s[ARRAY_SIZE(scale_n)], s0;
 	u64 *buf, *v[ARRAY_SIZE(scale_n)], *v0, seq = 0, t0, t1;
 	u64 lo = U64_MAX, hi = 0;
+	unsigned int nw = bench_warmup(SCALE_WARMUP);
+	unsigned int nb = bench_batches(SCALE_ROUNDS);
 	unsigned int k, r, i, j, failed = 0, wrong = 0;
 	char b[NUM_LEN];
 	struct iosys_map map;
 
-	v0 = kunit_kcalloc(test, SCALE_ROUNDS, sizeof(u64), GFP_KERNEL);
+	v0 = kunit_kcalloc(test, nb, sizeof(u64), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, v0);
 	buf = kvcalloc(SCALE_MAX_N, sizeof(*buf), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	iosys_map_set_vaddr(&map, buf);
 	for (k = 0; k < nr; k++) {
-		v[k] = kunit_kcalloc(test, SCALE_ROUNDS, sizeof(u64), GFP_KERNEL);
+		v[k] = kunit_kcalloc(test, nb, sizeof(u64), GFP_KERNEL);
 		if (!v[k]) {
 			kvfree(buf);
 			KUNIT_ASSERT_NOT_NULL(test, v[k]);
@@ -872,15 +897,15 @@ static void bench_scaling(struct kunit *test)
 	}
 
 	/* The sizes take turns, so that drift hits all of them alike. */
-	for (r = 0; r < SCALE_WARMUP + SCALE_ROUNDS; r++) {
+	for (r = 0; r < nw + nb; r++) {
 		/* What signalling costs without a callback, per fence. */
 		bench_fences_init(f, SCALE_MIN_CBS);
 		t0 = ktime_get_ns();
 		for (i = 0; i < SCALE_MIN_CBS; i++)
 			dma_fence_signal(&f[i]);
 		t1 = ktime_get_ns();
-		if (r >= SCALE_WARMUP)
-			v0[r - SCALE_WARMUP] = (t1 - t0) * PS_PER_NS / SCALE_MIN_CBS;
+		if (r >= nw)
+			v0[r - nw] = (t1 - t0) * PS_PER_NS / SCALE_MIN_CBS;
 
 		for (k = 0; k < nr; k++) {
 			unsigned int n = scale_n[k];
@@ -908,8 +933,8 @@ static void bench_scaling(struct kunit *test)
 			for (i = 0; i < fences; i++)
 				dma_fence_signal(&f[i]);
 			t1 = ktime_get_ns();
-			if (r >= SCALE_WARMUP)
-				v[k][r - SCALE_WARMUP] = (t1 - t0) * PS_PER_NS /
+			if (r >= nw)
+				v[k][r - nw] = (t1 - t0) * PS_PER_NS /
 							 ((u64)fences * n);
 			/* Every location holds the last fence's seqno. */
 			for (j = 0; j < n; j++)
@@ -929,16 +954,16 @@ static void bench_scaling(struct kunit *test)
 		char id[32];
 		unsigned int fences = max(1U, SCALE_MIN_CBS / scale_n[k]);
 
-		bench_stats(v[k], SCALE_ROUNDS, &s[k]);
+		bench_stats(v[k], nb, &s[k]);
 		snprintf(id, sizeof(id), "signal-per-cb/N=%u", scale_n[k]);
-		bench_row(test, id, "ns/callback", &s[k], SCALE_ROUNDS,
+		bench_row(test, id, "ns/callback", &s[k], nb,
 			  fences * scale_n[k]);
 		lo = min(lo, s[k].median);
 		hi = max(hi, s[k].median);
 	}
-	bench_stats(v0, SCALE_ROUNDS, &s0);
+	bench_stats(v0, nb, &s0);
 	bench_row(test, "signal-per-fence/no-callback", "ns/fence", &s0,
-		  SCALE_ROUNDS, SCALE_MIN_CBS);
+		  nb, SCALE_MIN_CBS);
 	KUNIT_ASSERT_GT(test, lo, 0ULL);
 	bench_target(test, "signal-per-cb/max-vs-min", hi * 1000 / lo, true,
 		     1500);
@@ -1162,6 +1187,7 @@ struct two_thread {
 struct two_cpus {
 	atomic_t arrived;
 	unsigned int threads;
+	unsigned int warmup, batches;	/* per thread and mode */
 	struct two_thread t[2];
 };
 
@@ -1179,10 +1205,11 @@ static void two_barrier(struct two_cpus *two, unsigned int *n)
 static int two_thread_fn(void *arg)
 {
 	struct two_thread *t = arg;
+	unsigned int nw = t->two->warmup, nb = t->two->batches;
 	unsigned int b, i, n = 0;
 	u64 seq = t->first, t0, t1;
 
-	for (b = 0; b < TWO_WARMUP + TWO_BATCHES; b++) {
+	for (b = 0; b < nw + nb; b++) {
 		bench_fences_init_lock(t->f, TWO_PER_BATCH, &t->lock);
 		two_barrier(t->two, &n);
 		t0 = ktime_get_ns();
@@ -1200,8 +1227,8 @@ static int two_thread_fn(void *arg)
 			dma_fence_signal(&t->f[i]);
 		}
 		t1 = ktime_get_ns();
-		if (b >= TWO_WARMUP)
-			t->v[b - TWO_WARMUP] = (t1 - t0) * PS_PER_NS /
+		if (b >= nw)
+			t->v[b - nw] = (t1 - t0) * PS_PER_NS /
 					       TWO_PER_BATCH;
 	}
 	kthread_complete_and_exit(&t->done, 0);
@@ -1259,8 +1286,10 @@ static void bench_two_cpus(struct kunit *test)
 	buf = kunit_kcalloc(test, TWO_BUF_WORDS, sizeof(*buf), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, two);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
+	two->warmup = bench_warmup(TWO_WARMUP);
+	two->batches = bench_batches(TWO_BATCHES);
 	for (k = 0; k < NR_TWO; k++) {
-		v[k] = kunit_kcalloc(test, 2 * TWO_BATCHES, sizeof(u64),
+		v[k] = kunit_kcalloc(test, 2 * two->batches, sizeof(u64),
 				     GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, v[k]);
 	}
@@ -1305,7 +1334,7 @@ static void bench_two_cpus(struct kunit *test)
 		unsigned int t;
 
 		for (t = 0; t < 2; t++)
-			two->t[t].v = v[mode] + t * TWO_BATCHES;
+			two->t[t].v = v[mode] + t * two->batches;
 		KUNIT_ASSERT_TRUE_MSG(test, two_run(two, mode, loc, cpu),
 				      "cannot start the threads");
 		for (t = 0; t < two->threads; t++)
@@ -1328,7 +1357,8 @@ static void bench_two_cpus(struct kunit *test)
 
 	/* The last turn of each mode is the one kept: a batch per thread. */
 	for (k = 0; k < NR_TWO; k++) {
-		unsigned int n = k == TWO_ALONE ? TWO_BATCHES : 2 * TWO_BATCHES;
+		unsigned int n = k == TWO_ALONE ? two->batches :
+						  2 * two->batches;
 
 		bench_stats(v[k], n, &s[k]);
 		bench_row(test, two_ids[k], "ns/round", &s[k], n,
