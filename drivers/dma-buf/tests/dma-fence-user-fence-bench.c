@@ -8,8 +8,9 @@
  * options (KASAN, lockdep, DMABUF_DEBUG, ...), or it measures them. Every
  * figure is printed on a line that starts with "user-fence-bench:";
  * workbench/bench-report turns them into a table. A case fails only if it
- * could not measure, or if a store it timed went wrong; a target that is
- * missed is printed as MISSED, with the margin.
+ * could not measure, or if a store it timed went wrong. Four ratios are
+ * targets (bench_target()), printed MET or MISSED with the margin; the
+ * other ratios are figures, without a verdict.
  *
  * Times are per operation, from batches: each batch times many operations
  * with two ktime_get_ns() calls, so the clock's cost and granularity are
@@ -221,6 +222,12 @@ static void bench_row(struct kunit *test, const char *id, const char *unit,
 		  per_batch);
 }
 
+/*
+ * The four targets of the helper: the signal path against the open-coded
+ * callback's, the round against the same guarantees by hand, the bytes of
+ * a pending user fence, the allocations in attach and signal. Every other
+ * ratio is a figure without a verdict (bench_ratio()).
+ */
 static void bench_target(struct kunit *test, const char *id, u64 value_milli,
 			 bool at_most, u64 limit_milli)
 {
@@ -243,6 +250,14 @@ static void bench_target(struct kunit *test, const char *id, u64 value_milli,
 	bench_out(test, "target %s value=%s limit=%s%s MISSED by=%s%s", id,
 		  milli(b[0], value_milli), at_most ? "<=" : ">=",
 		  milli(b[1], limit_milli), milli(b[2], miss), pct);
+}
+
+/* A ratio in thousandths, printed without a verdict */
+static void bench_ratio(struct kunit *test, const char *id, u64 value_milli)
+{
+	char b[NUM_LEN];
+
+	bench_out(test, "ratio %s value=%s", id, milli(b, value_milli));
 }
 
 /*
@@ -594,6 +609,8 @@ static const struct {
 	{ "signal/helper-vs-by-hand", SIGNAL_HELPER, SIGNAL_BY_HAND },
 	{ "signal/helper-vs-open-coded", SIGNAL_HELPER, SIGNAL_OPEN },
 	{ "round/helper-plain-vs-by-hand", ROUND_HELPER_PLAIN, ROUND_BY_HAND },
+	{ "round/helper-vs-by-hand", ROUND_HELPER, ROUND_BY_HAND },
+	{ "round/helper-vs-open-coded", ROUND_HELPER, ROUND_OPEN },
 };
 
 static void bench_round(struct kunit *test)
@@ -665,15 +682,13 @@ static void bench_round(struct kunit *test)
 			  milli(buf[1], sr.median), milli(buf[2], sr.p10),
 			  milli(buf[3], sr.p90), nb);
 	}
-	bench_target(test, "round/helper-vs-open-coded",
-		     s[ROUND_HELPER].median * 1000 / s[ROUND_OPEN].median,
-		     true, 1250);
+	/* The helper as mailed, its release work delayed. */
+	bench_target(test, "signal/helper-vs-open-coded",
+		     s[SIGNAL_HELPER].median * 1000 / s[SIGNAL_OPEN].median,
+		     true, 1050);
 	bench_target(test, "round/helper-vs-by-hand",
 		     s[ROUND_HELPER].median * 1000 / s[ROUND_BY_HAND].median,
 		     true, 1000);
-	bench_target(test, "round/helper-plain-vs-by-hand",
-		     s[ROUND_HELPER_PLAIN].median * 1000 /
-		     s[ROUND_BY_HAND].median, true, 1000);
 	/* What each adds over signalling a fence with an empty callback. */
 	bench_out(test,
 		  "info round: over the floor, the helper adds %s ns per round, the open-coded callback %s ns",
@@ -854,8 +869,8 @@ static void bench_latency(struct kunit *test)
 		bench_out(test,
 			  "info latency: 1 CPU; the worker cannot run while the signalling thread spins, so it waits for each worker store with flush_work(): the worker figure includes switching to the worker and back");
 	KUNIT_ASSERT_GT(test, sh.median, 0ULL);
-	bench_target(test, "latency/worker-vs-helper",
-		     sw.median * 1000 / sh.median, false, 20000);
+	bench_ratio(test, "latency/worker-vs-helper",
+		    sw.median * 1000 / sh.median);
 }
 
 /*
@@ -965,8 +980,7 @@ static void bench_scaling(struct kunit *test)
 	bench_row(test, "signal-per-fence/no-callback", "ns/fence", &s0,
 		  nb, SCALE_MIN_CBS);
 	KUNIT_ASSERT_GT(test, lo, 0ULL);
-	bench_target(test, "signal-per-cb/max-vs-min", hi * 1000 / lo, true,
-		     1500);
+	bench_ratio(test, "signal-per-cb/max-vs-min", hi * 1000 / lo);
 	/* The fixed cost of a signal is shared by N: N = 1 carries it all. */
 	lo = U64_MAX;
 	hi = 0;
@@ -1007,9 +1021,6 @@ static void bench_bytes(struct kunit *test)
 		  sizeof(*o));
 	KUNIT_ASSERT_GT(test, helper, (size_t)0);
 	bench_target(test, "bytes/slab-object", helper * 1000, true, 64000);
-	if (IS_ENABLED(CONFIG_64BIT))
-		bench_target(test, "bytes/rounding-waste", (helper - 64) * 1000,
-			     true, 0);
 }
 
 /*
@@ -1365,9 +1376,10 @@ static void bench_two_cpus(struct kunit *test)
 			  TWO_PER_BATCH);
 	}
 	KUNIT_ASSERT_GT(test, s[TWO_ALONE].median, 0ULL);
-	bench_target(test, "two-cpus/distinct-vs-alone",
-		     s[TWO_DISTINCT].median * 1000 / s[TWO_ALONE].median,
-		     true, 1100);
+	bench_ratio(test, "two-cpus/distinct-vs-alone",
+		    s[TWO_DISTINCT].median * 1000 / s[TWO_ALONE].median);
+	bench_ratio(test, "two-cpus/one-location-vs-alone",
+		    s[TWO_SHARED].median * 1000 / s[TWO_ALONE].median);
 	bench_out(test,
 		  "info two-cpus: CPUs %d and %d; the two locations are a cache line apart, with lock entries %u and %u%s; on one location the two threads contend for one lock entry and one line of memory: %s of the time alone, against %s for locations of their own",
 		  cpu[0], cpu[1], h0, h1,
