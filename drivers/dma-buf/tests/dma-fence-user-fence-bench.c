@@ -93,8 +93,6 @@ static unsigned int bench_warmup(unsigned int own)
 /* Per-operation times are kept in picoseconds, printed in ns. */
 #define PS_PER_NS	1000ULL
 
-static DEFINE_SPINLOCK(bench_fence_lock);
-
 /*
  * The storage reference every user fence needs: the benchmark holds one
  * that never goes, and each user fence one more, dropped by the helper.
@@ -140,13 +138,22 @@ static struct dma_fence *bench_fences(struct kunit *test, unsigned int n)
 	return f;
 }
 
-/* @n fences on a new context, all under @lock */
+/*
+ * @n fences on a new context, each with a lock of its own: dma_fence_init()
+ * with a NULL lock, as 7.3 asks of new users. 6.12 and 6.1 have no lock in
+ * the fence (nor dma_fence_lock_irqsave(), which came with it): there the
+ * fences share @lts_lock.
+ */
 static void bench_fences_init_lock(struct dma_fence *f, unsigned int n,
-				   spinlock_t *lock)
+				   spinlock_t *lts_lock)
 {
 	u64 context = dma_fence_context_alloc(1);
+	spinlock_t *lock = NULL;
 	unsigned int i;
 
+#ifndef dma_fence_lock_irqsave
+	lock = lts_lock;
+#endif
 	/*
 	 * The fences are reused, not refcounted: the user fences of their
 	 * last use hold references until their releases have run.
@@ -158,7 +165,9 @@ static void bench_fences_init_lock(struct dma_fence *f, unsigned int n,
 
 static void bench_fences_init(struct dma_fence *f, unsigned int n)
 {
-	bench_fences_init_lock(f, n, &bench_fence_lock);
+	static DEFINE_SPINLOCK(lts_lock);
+
+	bench_fences_init_lock(f, n, &lts_lock);
 }
 
 struct bench_stats {
@@ -1157,14 +1166,15 @@ static void bench_allocations(struct kunit *test)
 
 /*
  * 5. Two CPUs at once: a thread on each CPU allocates, attaches and
- * signals user fences on fences of its own, each thread's fences with a
- * lock of their own, storing either to a location of its own or to one
- * location both share. Alone, the first thread does the same while the
- * other CPU idles: the baseline. The two locations of their own are picked
- * so that their entries in the helper's lock table differ but would share
- * a cache line in a table of bare four-byte spinlocks: the case that such a
- * table bounces between the CPUs and a table of one entry per line does
- * not. Needs two CPUs: bench-x86_64.
+ * signals user fences on fences of its own, each fence with a lock of its
+ * own (on 6.12 and 6.1, each thread's fences one), storing either to a
+ * location of its own or to one location both share. Alone, the first
+ * thread does the same while the other CPU idles: the baseline. The two
+ * locations of their own are picked so that their entries in the helper's
+ * lock table differ but would share a cache line in a table of bare
+ * four-byte spinlocks: the case that such a table bounces between the CPUs
+ * and a table of one entry per line does not. Needs two CPUs:
+ * bench-x86_64.
  */
 #define TWO_PER_BATCH	500
 #define TWO_WARMUP	5
@@ -1185,7 +1195,7 @@ struct two_cpus;
 
 struct two_thread {
 	struct two_cpus *two;
-	spinlock_t lock;	/* of this thread's fences, and only theirs */
+	spinlock_t lts_lock;	/* of this thread's fences on 6.12 and 6.1 */
 	struct dma_fence *f;
 	struct iosys_map map;
 	u64 first;		/* this thread's seqnos: first, first + 2, ... */
@@ -1221,7 +1231,7 @@ static int two_thread_fn(void *arg)
 	u64 seq = t->first, t0, t1;
 
 	for (b = 0; b < nw + nb; b++) {
-		bench_fences_init_lock(t->f, TWO_PER_BATCH, &t->lock);
+		bench_fences_init_lock(t->f, TWO_PER_BATCH, &t->lts_lock);
 		two_barrier(t->two, &n);
 		t0 = ktime_get_ns();
 		for (i = 0; i < TWO_PER_BATCH; i++) {
@@ -1306,7 +1316,7 @@ static void bench_two_cpus(struct kunit *test)
 	}
 	for (i = 0; i < 2; i++) {
 		two->t[i].two = two;
-		spin_lock_init(&two->t[i].lock);
+		spin_lock_init(&two->t[i].lts_lock);
 		two->t[i].f = bench_fences(test, TWO_PER_BATCH);
 		two->t[i].v = v[0];
 	}
