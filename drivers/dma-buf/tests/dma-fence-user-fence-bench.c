@@ -128,7 +128,8 @@ static const struct dma_fence_ops bench_fence_ops = {
  * The fences are initialised before a batch and only signalled in it, so
  * that creating them costs nothing in any variant. They are never put: a
  * signalled fence with its one reference is initialised again for the next
- * batch, and the array is freed by KUnit.
+ * batch, and the array is freed by KUnit, after bench_case_exit() has
+ * waited for the releases that still hold references on its fences.
  */
 static struct dma_fence *bench_fences(struct kunit *test, unsigned int n)
 {
@@ -1441,21 +1442,32 @@ static void burst_once(struct kunit *test, struct dma_fence *f,
 		       const char *name)
 {
 	struct bench_stats s;
+	unsigned int i, attached;
 	unsigned long runs;
-	unsigned int i;
 	char id[48];
 
 	bench_fences_init(f, BURST_N);
 	memset(b, 0, BURST_N * sizeof(*b));
 	burst_runs = 0;
-	for (i = 0; i < BURST_N; i++) {
+	for (attached = 0; attached < BURST_N; attached++) {
 		struct dma_fence_user_fence *uf;
 
-		kref_init(&b[i].ref);
-		uf = dma_fence_user_fence_alloc(&b[i].ref, burst_release);
-		KUNIT_ASSERT_NOT_NULL(test, uf);
-		dma_fence_user_fence_attach(&f[i], uf, map, i + 1);
+		kref_init(&b[attached].ref);
+		uf = dma_fence_user_fence_alloc(&b[attached].ref, burst_release);
+		if (!uf)
+			break;
+		dma_fence_user_fence_attach(&f[attached], uf, map, attached + 1);
 	}
+	if (attached < BURST_N) {
+		/*
+		 * No user fence left pending on a fence that nobody signals:
+		 * bench_case_exit() waits for their releases.
+		 */
+		for (i = 0; i < attached; i++)
+			dma_fence_signal(&f[i]);
+	}
+	KUNIT_ASSERT_EQ_MSG(test, attached, (unsigned int)BURST_N,
+			    "%s: allocation %u failed", name, attached);
 	atomic_set(&burst_released, 0);
 	bench_set_delay(delay);
 	for (i = 0; i < BURST_N; i++) {
@@ -1517,10 +1529,21 @@ static void bench_release_burst(struct kunit *test)
 #endif
 }
 
-/* Whatever a case left, the next one finds the helper as mailed. */
+/*
+ * Whatever a case left, the next one finds the helper as mailed, and none
+ * of its releases runs after it. Until its release, a user fence holds a
+ * reference on its fence and on its storage, which must outlive it (the
+ * rst's Lifetime section); the benchmark's fences and the burst's storage
+ * are not freed by their last put but with the case's memory, which KUnit
+ * frees after this (a suite's exit runs before a case's resources are
+ * released), whether the case returned or stopped on an assertion. So wait
+ * for the releases here, for every case: the two-CPU case returned with
+ * its threads' last releases due a jiffy later, on fences KUnit had freed.
+ */
 static void bench_case_exit(struct kunit *test)
 {
 	bench_set_delay(BENCH_DELAYED);
+	dma_fence_user_fence_bench_flush();
 }
 
 static int bench_suite_init(struct kunit_suite *suite)
