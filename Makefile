@@ -5,7 +5,7 @@
 #   make                 set up, apply the series, run the KUnit suite (UML)
 #   make check           the test gate, what CI runs: everything below
 #   make check-all       the gate with every long-term base (6.1 too)
-#                        and the arm64, s390 and i386 runs
+#                        and the arm64, s390, i386 and bench-debug runs
 #   make apply KERNEL=.. apply the series to your kernel git tree as commits
 #   make series          write the patch series to out/series/
 #                        (KERNEL=.. bases it on your tree's HEAD instead)
@@ -25,9 +25,11 @@ CHECK_RUNS := um x86_64 x86_64-rt
 CHECK_BESIDE := powerpc32
 # ...and in check-all only, in a side lane of their own from the start: the
 # arm64 run, the 64-bit big-endian (s390) and 32-bit SMP (i386) runs, and
-# the first user's suite (amdgpu, UML), whose cold builds the gate's time
-# has no room for (README.md, "How long make check takes").
-CHECK_ALL_RUNS := arm64 s390 i386 amdgpu
+# the first user's suite (amdgpu, UML), and the benchmark's cases on a
+# debug kernel (bench-debug: KASAN, lockdep, DEBUG_OBJECTS, figures
+# ignored; `make kunit-bench-debug` alone), whose cold builds the gate's
+# time has no room for (README.md, "How long make check takes").
+CHECK_ALL_RUNS := arm64 s390 i386 amdgpu bench-debug
 # The runs of that lane in this invocation (check-all sets it).
 EXTRA_RUNS :=
 CHECK_STATIC := mutants static tooling litmus
