@@ -6,6 +6,16 @@
 
 set -euo pipefail
 shopt -s inherit_errexit
+# The command that stopped the script (set -e), for wb_exit to say: the ERR
+# trap runs in functions and subshells too (errtrace), where set -e stops
+# them; not where a failure is expected (set +e).
+set -o errtrace
+WB_FAILED='' WB_DIED=''
+wb_failed() {
+	[[ $- == *e* ]] || return 0
+	WB_FAILED="\`$2\` failed with status $1 (${4##*/} line $3${5:+, in $5})"
+}
+trap 'wb_failed $? "$BASH_COMMAND" "$LINENO" "${BASH_SOURCE[0]:-}" "${FUNCNAME[0]:-}"' ERR
 
 WB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WB_CACHE=${WB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dma-fence-user-fence}
@@ -39,7 +49,7 @@ export CCACHE_DIR=${CCACHE_DIR:-$WB_CACHE/ccache}
 [ -n "${CCACHE_NODEPEND+set}" ] || export CCACHE_DEPEND=1
 
 say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+die() { printf 'error: %s\n' "$*" >&2; WB_DIED=$*; exit 1; }
 
 # record pass|fail|skip CHECK NAME [DETAIL]
 record() {
@@ -55,7 +65,8 @@ record() {
 
 # start_check CHECK: forget the results of an earlier run of CHECK. From
 # here on, a script that stops with a non-zero status without having
-# recorded a failure (set -e, a crash) gets one, so that `make check`
+# recorded a failure (set -e, a crash) gets one, and one that set -e or
+# die stopped gets one that says where and why, so that `make check`
 # cannot pass a check that did not run to its end.
 start_check() {
 	mkdir -p "$RESULTS"
@@ -110,10 +121,17 @@ trap 'wb_signal HUP' HUP
 # files that a build or a kernel was still using.
 WB_EXIT_HOOKS=()
 wb_exit() {
-	local status=$? hook
+	local status=$? hook why=
 	# A second Ctrl-C or a timeout's TERM must not cut the clean-up short.
 	trap '' INT TERM HUP
+	trap - ERR
 	exec 1>&"$WB_STDOUT" 2>&"$WB_STDERR"
+	# What stopped the script: die said it already, set -e did not.
+	if [ "$status" -ne 0 ] && [ -z "$WB_SIGNAL" ]; then
+		why=${WB_DIED:-$WB_FAILED}
+		[ -n "$WB_DIED" ] || [ -z "$WB_FAILED" ] ||
+			printf 'error: workbench/%s stopped: %s\n' "${0##*/}" "$WB_FAILED" >&2
+	fi
 	wb_stop_child
 	for hook in "${WB_EXIT_HOOKS[@]}"; do
 		eval "$hook" || true
@@ -124,6 +142,8 @@ wb_exit() {
 	fi
 	if [ -n "${WB_CHECK:-}" ] && [ -n "$WB_SIGNAL" ]; then
 		record fail "$WB_CHECK" "$WB_CHECK" "interrupted by SIG$WB_SIGNAL before it finished"
+	elif [ -n "${WB_CHECK:-}" ] && [ "$status" -ne 0 ] && [ -n "$why" ]; then
+		record fail "$WB_CHECK" "$WB_CHECK" "stopped with exit status $status: $why"
 	elif [ -n "${WB_CHECK:-}" ] && [ "$status" -ne 0 ] &&
 	   ! grep -q '^fail ' "$RESULTS/$WB_CHECK.txt" 2>/dev/null; then
 		record fail "$WB_CHECK" "$WB_CHECK" \
