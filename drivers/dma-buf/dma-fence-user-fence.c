@@ -370,11 +370,10 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 		return;
 
 	/*
-	 * Signalled already: dma_fence_add_callback() saw the signalled bit,
-	 * with or without the fence lock, which passes the bit on to nobody
-	 * who reads the value without that lock. The full barrier does: whoever
-	 * sees the value and then issues smp_rmb() sees the bit
-	 * (UF-immediate+mb.litmus).
+	 * Signalled already. dma_fence_add_callback() may have seen the
+	 * signalled bit without the fence lock, which passes the bit on to
+	 * nobody; the full barrier makes whoever sees the value and then
+	 * issues smp_rmb() see the bit too (UF-immediate+mb.litmus).
 	 */
 	smp_mb();
 	user_fence_cb(fence, &user_fence->cb);
