@@ -227,7 +227,7 @@ static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
 /**
  * __dma_fence_user_fence_alloc() - allocate a user fence
  * @storage: a reference on the memory that will hold the location
- * @release: drops @storage; may sleep
+ * @release: drops @storage; may sleep, but not for long (see below)
  * @owner: the module that contains @release
  *
  * Use dma_fence_user_fence_alloc(), which passes the caller's module as
@@ -239,6 +239,11 @@ static void user_fence_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
  * kref_put(@storage, @release) and then module_put(@owner), from a work item
  * once the user fence is done: after its store, or after
  * dma_fence_user_fence_free(). On failure the caller keeps @storage.
+ *
+ * One work item runs the releases of every user fence, of every driver, one
+ * after the other. @release may sleep briefly: take a reservation lock,
+ * unmap, unpin, put. It should not wait for a fence or block for long: every
+ * release due after it waits as long.
  *
  * Context: Process context, outside any fence signalling critical section.
  * Return: the user fence; NULL if out of memory or if @owner is being
@@ -277,9 +282,9 @@ EXPORT_SYMBOL_GPL(__dma_fence_user_fence_alloc);
  * dma_fence_user_fence_free() - free a user fence that was never attached
  * @user_fence: from dma_fence_user_fence_alloc(), or NULL
  *
- * For error paths. The storage and module references are dropped later, in
- * process context, as after a store. Freeing an attached user fence is a
- * programming error: a WARN, and the user fence is left to its fence.
+ * For error paths, and only for a user fence that was never attached: an
+ * attached one is the helper's, and may be gone already. The storage and
+ * module references are dropped later, in process context, as after a store.
  *
  * Context: Any context.
  */
@@ -288,7 +293,7 @@ void dma_fence_user_fence_free(struct dma_fence_user_fence *user_fence)
 	if (!user_fence)
 		return;
 
-	/* Its callback may still be on the fence's list. */
+	/* Attached and still pending: its callback is on the fence's list. */
 	if (WARN_ON(user_fence->cb.func))
 		return;
 
@@ -332,7 +337,7 @@ EXPORT_SYMBOL_GPL(dma_fence_user_fence_check_map);
  *
  * A NULL @fence or a location that dma_fence_user_fence_check_map() refuses
  * is a WARN; nothing is stored and @user_fence is released as after a
- * store. Attaching a user fence a second time is a WARN and changes nothing.
+ * store.
  *
  * Context: Any context in which dma_fence_add_callback() may be called,
  * inside a fence signalling critical section too. Never sleeps, never
@@ -345,7 +350,7 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 	if (WARN_ON(!user_fence))
 		return;
 
-	/* Attached already: its callback is on a fence's list. */
+	/* Still pending on a fence: its callback is on that fence's list. */
 	if (WARN_ON(user_fence->cb.func))
 		return;
 
@@ -365,10 +370,10 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 		return;
 
 	/*
-	 * Signalled already: dma_fence_add_callback() saw the signalled bit
-	 * without the fence lock. The full barrier makes the bit visible to
-	 * whoever sees the value and then issues smp_rmb()
-	 * (UF-immediate+mb.litmus).
+	 * Signalled already. dma_fence_add_callback() may have seen the
+	 * signalled bit without the fence lock, which passes the bit on to
+	 * nobody; the full barrier makes whoever sees the value and then
+	 * issues smp_rmb() see the bit too (UF-immediate+mb.litmus).
 	 */
 	smp_mb();
 	user_fence_cb(fence, &user_fence->cb);
