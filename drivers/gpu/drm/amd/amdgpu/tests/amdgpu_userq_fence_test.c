@@ -862,7 +862,7 @@ struct uq_cycle_case {
 
 static const struct uq_cycle_case uq_cycle_cases[] = {
 	{ UQ_CYCLE_FENCE_AFTER,
-	  "a job of another driver waits for a fence the queue emits after the wait" },
+	  "a kernel job, of this device or another driver, waits for a fence the queue emits after the wait" },
 	{ UQ_CYCLE_EARLIER_COMPLETES,
 	  "an earlier fence of the queue completes after the wait" },
 	{ UQ_CYCLE_OTHER_DEVICE,
