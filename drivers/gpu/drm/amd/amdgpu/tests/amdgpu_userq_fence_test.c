@@ -405,6 +405,8 @@ struct uq_wait {
 	unsigned int num_timelines;
 	u32 bos[UQ_MAX];
 	unsigned int num_bos;
+	/* without AMDGPU_USERQ_WAIT_FLAGS_FOREIGN_SLOT, as before the flag */
+	bool blocking;
 	/* out: the count of the first call, the entries of the second */
 	unsigned int count;
 	struct drm_amdgpu_userq_fence_info out[UQ_MAX];
@@ -450,6 +452,7 @@ static int uq_wait_ioctl(struct kunit *test, struct uq_dev *d, u32 qid,
 		.num_syncobj_timeline_handles = w->num_timelines,
 		.num_bo_write_handles = w->num_bos,
 		.out_fences = fault ? 8 : t->user + 2048,
+		.flags = w->blocking ? 0 : AMDGPU_USERQ_WAIT_FLAGS_FOREIGN_SLOT,
 	};
 	struct drm_device *drm = adev_to_drm(d->adev);
 	void __user *user = (void __user *)t->user;
@@ -702,8 +705,8 @@ static const struct uq_input_case uq_input_cases[] = {
 	{ UQ_CHAIN_IN_BINARY, "a dma_fence_chain in a binary syncobj",
 	  1, 0, true },
 	{ UQ_TIMELINE_POINT, "a point of a timeline syncobj", 1, 0, true },
-	{ UQ_RESV, "a fence of another driver in a reservation object",
-	  1, 0, true },
+	{ UQ_RESV, "a fence of another driver in a reservation object, waited for",
+	  1, 0, false },
 	{ UQ_OTHER_DEVICE, "a user queue fence of another device", 1, 0, true },
 	{ UQ_THIS_DEVICE, "a user queue fence of this device", 1, 1, false },
 	{ UQ_ARRAY_WITH_THIS_DEVICE,
@@ -818,7 +821,9 @@ static void test_inputs(struct kunit *test)
 		w.num_timelines = 1;
 		break;
 	case UQ_RESV:
-		w.bos[w.num_bos++] = uq_bo(test, d, uq_fence(test));
+		/* It must be waited for in the ioctl: one that signals then. */
+		mine = dma_fence_get(uq_fence_new(test, &uq_ready_fence_ops));
+		w.bos[w.num_bos++] = uq_bo(test, d, mine);
 		break;
 	case UQ_OTHER_DEVICE:
 		other = uq_queue(test, &t->dev[1], &other_qid);
@@ -839,6 +844,8 @@ static void test_inputs(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, !!e, c->slot);
 	KUNIT_EXPECT_EQ(test, q->wait_seqno, c->slot ?
 			c->count - c->own : 0);
+	if (c->input == UQ_RESV)
+		KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(mine));
 	if (c->own) {
 		struct amdgpu_userq_fence *uf = container_of(mine,
 				struct amdgpu_userq_fence, base);
@@ -974,6 +981,43 @@ static void test_grace(struct kunit *test)
 	uq_timeout(q);
 	KUNIT_EXPECT_EQ(test, atomic_read(&uq_resets), 0);
 	dma_fence_put(fence);
+}
+
+/*
+ * Userspace that does not ask for a slot gets what it got before the flag:
+ * the ioctl waits for the foreign fences, and returns no entry for them.
+ * Flags it does not know are refused.
+ */
+static void test_without_flag(struct kunit *test)
+{
+	struct uq_test *t = test->priv;
+	struct uq_dev *d = &t->dev[0];
+	struct drm_amdgpu_userq_wait args = {};
+	struct amdgpu_usermode_queue *q;
+	struct dma_fence *foreign;
+	struct uq_wait w = {};
+	u32 qid;
+
+	q = uq_queue(test, d, &qid);
+	foreign = uq_fence_new(test, &uq_ready_fence_ops);
+	uq_wait_on(test, d, &w, foreign);
+	w.blocking = true;
+	KUNIT_ASSERT_EQ(test, uq_wait_ioctl(test, d, qid, &w, false), 0);
+	KUNIT_EXPECT_EQ(test, w.count, 1);
+	KUNIT_EXPECT_EQ(test, w.num_out, 0);
+	KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(foreign));
+	KUNIT_EXPECT_NULL(test, q->wait_slot);
+
+	args.waitq_id = qid;
+	args.flags = AMDGPU_USERQ_WAIT_FLAGS_FOREIGN_SLOT << 1;
+	KUNIT_EXPECT_EQ(test, amdgpu_userq_wait_ioctl(adev_to_drm(d->adev),
+						      &args, d->file_priv),
+			-EINVAL);
+	args.flags = 0;
+	args.pad1 = 1;
+	KUNIT_EXPECT_EQ(test, amdgpu_userq_wait_ioctl(adev_to_drm(d->adev),
+						      &args, d->file_priv),
+			-EINVAL);
 }
 
 /* The queue's wait timeline as it was before a call */
@@ -1152,7 +1196,7 @@ struct uq_teardown_case {
 static const struct uq_teardown_case uq_teardown_cases[] = {
 	{ UQ_EVICT, "eviction" },
 	{ UQ_EVICT_THEN_WAIT, "eviction, and a wait call while it waits" },
-	{ UQ_DESTROY, "queue destroy (and file close, which destroys)" },
+	{ UQ_DESTROY, "the queue torn down, as destroy does after its wait" },
 };
 
 KUNIT_ARRAY_PARAM_DESC(uq_teardown, uq_teardown_cases, desc);
@@ -1268,6 +1312,7 @@ static struct kunit_case amdgpu_userq_wait_cases[] = {
 	KUNIT_CASE_PARAM(test_inputs, uq_input_gen_params),
 	KUNIT_CASE_PARAM(test_cycle, uq_cycle_gen_params),
 	KUNIT_CASE(test_grace),
+	KUNIT_CASE(test_without_flag),
 	KUNIT_CASE_PARAM(test_fallback, uq_fallback_gen_params),
 	KUNIT_CASE(test_fallback_allocations),
 	KUNIT_CASE_PARAM(test_teardown, uq_teardown_gen_params),
