@@ -592,7 +592,7 @@ MODULE_PARM_DESC(split_rounds,
 struct split {
 	unsigned int rounds;
 	u64 *loc;
-	u64 target;		/* the value being stored, published first */
+	u32 step;		/* whose value is being stored, published first */
 	bool stop;
 	unsigned long reads;
 	unsigned long above;
@@ -603,6 +603,17 @@ struct split {
 	struct completion done[2];
 };
 
+/*
+ * The value of each step changes the high word, and sets both words apart:
+ * (2r) << 32 | U32_MAX, then (2r + 1) << 32. The step is published rather
+ * than the value, which a 32-bit kernel would write in two halves, so that
+ * the reader cannot see it torn.
+ */
+static u64 split_seqno(u32 step)
+{
+	return (u64)step << 32 | (step & 1 ? 0 : U32_MAX);
+}
+
 static int split_writer(void *arg)
 {
 	struct split *sp = arg;
@@ -612,11 +623,8 @@ static int split_writer(void *arg)
 
 	iosys_map_set_vaddr(&map, sp->loc);
 	for (r = 0; r < sp->rounds; r++) {
-		/* Each step changes the high word and both are set apart. */
-		u64 seqno[2] = { (u64)(2 * r) << 32 | U32_MAX,
-				 (u64)(2 * r + 1) << 32 };
-
 		for (i = 0; i < 2; i++) {
+			u32 step = 2 * r + i;
 			struct dma_fence *fence = mock_fence_create();
 			struct dma_fence_user_fence *uf = NULL;
 
@@ -635,9 +643,10 @@ static int split_writer(void *arg)
 				}
 				continue;
 			}
-			dma_fence_user_fence_attach(fence, uf, &map, seqno[i]);
-			WRITE_ONCE(sp->target, seqno[i]);
-			smp_wmb();	/* the target, then the value */
+			dma_fence_user_fence_attach(fence, uf, &map,
+						    split_seqno(step));
+			WRITE_ONCE(sp->step, step);
+			smp_wmb();	/* the step, then the value */
 			dma_fence_signal(fence);
 			dma_fence_put(fence);
 		}
@@ -659,8 +668,8 @@ static int split_reader(void *arg)
 		hi = le32_to_cpu((__force __le32)READ_ONCE(word[1]));
 		smp_rmb();	/* the high word, then the low word */
 		lo = le32_to_cpu((__force __le32)READ_ONCE(word[0]));
-		smp_rmb();	/* the value, then the target it was stored for */
-		t = READ_ONCE(sp->target);
+		smp_rmb();	/* the value, then the step it was stored for */
+		t = split_seqno(READ_ONCE(sp->step));
 		v = (u64)hi << 32 | lo;
 		if (v > t && !sp->above++) {
 			sp->first_above = v;
