@@ -17,7 +17,6 @@
 #include <linux/delay.h>
 #include <linux/fault-inject.h>
 #include <linux/file.h>
-#include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/mman.h>
 #include <linux/uaccess.h>
@@ -181,9 +180,9 @@ static void uq_dev_init(struct kunit *test, struct uq_dev *d,
 
 	dev = kunit_device_register(test, name);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
-	drm = __drm_kunit_helper_alloc_drm_device_with_driver(test, dev,
-			sizeof(*adev), offsetof(struct amdgpu_device, ddev),
-			&uq_driver);
+	drm = __drm_kunit_helper_alloc_drm_device_with_driver(test, dev, sizeof(*adev),
+							      offsetof(struct amdgpu_device, ddev),
+							      &uq_driver);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, drm);
 
 	adev = drm_to_adev(drm);
@@ -297,7 +296,7 @@ static struct dma_fence *uq_emit(struct kunit *test,
 /* The queue reached @seq and raised the fence interrupt. */
 static void uq_complete(struct amdgpu_usermode_queue *q, u64 seq)
 {
-	WRITE_ONCE(*q->fence_drv->cpu_addr, cpu_to_le64(seq));
+	WRITE_ONCE(*q->fence_drv->cpu_addr, (__force u64)cpu_to_le64(seq));
 	amdgpu_userq_process_fence_irq(q->userq_mgr->adev, q->doorbell_index);
 }
 
@@ -334,7 +333,7 @@ static u64 *uq_seq64(struct uq_dev *d, u64 va)
 
 static u64 uq_read(struct uq_dev *d, u64 va)
 {
-	return le64_to_cpu(READ_ONCE(*uq_seq64(d, va)));
+	return le64_to_cpu((__force __le64)READ_ONCE(*uq_seq64(d, va)));
 }
 
 /*
@@ -384,15 +383,15 @@ static void uq_points_put(struct uq_points *pts)
 
 /*
  * A point signals from the irq_work of a chain, after the fence it waited
- * for: once the irq_work of every point has run, what was going to store
- * has stored.
+ * for. Asking each point whether it has signalled signals it at once if
+ * its fences have: then what was going to store has stored.
  */
 static void uq_points_settle(struct uq_points *pts)
 {
 	unsigned int i;
 
 	for (i = 0; i < pts->n; i++)
-		irq_work_sync(&to_dma_fence_chain(pts->p[i])->work);
+		dma_fence_is_signaled(pts->p[i]);
 }
 
 /* The wait ioctl, called as userspace calls it */
@@ -564,7 +563,7 @@ static void uq_test_exit(struct kunit *test)
 		drm = adev_to_drm(t->dev[i].adev);
 		while (kref_read(&drm->ref) > t->dev[i].drm_refs &&
 		       time_before(jiffies, end))
-			msleep(1);
+			usleep_range(1000, 2000);
 		KUNIT_EXPECT_EQ_MSG(test, kref_read(&drm->ref),
 				    t->dev[i].drm_refs,
 				    "a wait slot of device %u was never released", i);
@@ -684,6 +683,7 @@ enum uq_input {
 	UQ_CHAIN_IN_BINARY,
 	UQ_TIMELINE_POINT,
 	UQ_RESV,
+	UQ_RESV_AND_SYNCOBJ,
 	UQ_OTHER_DEVICE,
 	UQ_THIS_DEVICE,
 	UQ_ARRAY_WITH_THIS_DEVICE,
@@ -694,24 +694,26 @@ struct uq_input_case {
 	const char *desc;
 	unsigned int count;	/* what the counting call returns */
 	unsigned int own;	/* entries of this device's user queue fences */
-	bool slot;		/* an entry for the foreign fences */
+	unsigned int points;	/* the foreign fences of the slot entry */
 };
 
 static const struct uq_input_case uq_input_cases[] = {
-	{ UQ_SIGNALLED, "a signalled fence", 0, 0, false },
-	{ UQ_STUB, "the stub fence", 0, 0, false },
+	{ UQ_SIGNALLED, "a signalled fence", 0, 0, 0 },
+	{ UQ_STUB, "the stub fence", 0, 0, 0 },
 	{ UQ_ARRAY, "a dma_fence_array of two timelines (SYNC_IOC_MERGE)",
-	  2, 0, true },
+	  2, 0, 2 },
 	{ UQ_CHAIN_IN_BINARY, "a dma_fence_chain in a binary syncobj",
-	  1, 0, true },
-	{ UQ_TIMELINE_POINT, "a point of a timeline syncobj", 1, 0, true },
+	  1, 0, 1 },
+	{ UQ_TIMELINE_POINT, "a point of a timeline syncobj", 1, 0, 1 },
 	{ UQ_RESV, "a fence of another driver in a reservation object, waited for",
-	  1, 0, false },
-	{ UQ_OTHER_DEVICE, "a user queue fence of another device", 1, 0, true },
-	{ UQ_THIS_DEVICE, "a user queue fence of this device", 1, 1, false },
+	  1, 0, 0 },
+	{ UQ_RESV_AND_SYNCOBJ,
+	  "a reservation object's fence, waited for, and a syncobj's", 2, 0, 1 },
+	{ UQ_OTHER_DEVICE, "a user queue fence of another device", 1, 0, 1 },
+	{ UQ_THIS_DEVICE, "a user queue fence of this device", 1, 1, 0 },
 	{ UQ_ARRAY_WITH_THIS_DEVICE,
 	  "a dma_fence_array of a fence of this device and a foreign one",
-	  2, 1, true },
+	  2, 1, 1 },
 };
 
 KUNIT_ARRAY_PARAM_DESC(uq_input, uq_input_cases, desc);
@@ -820,6 +822,9 @@ static void test_inputs(struct kunit *test)
 		w.points[0] = 1;
 		w.num_timelines = 1;
 		break;
+	case UQ_RESV_AND_SYNCOBJ:
+		fence = uq_fence(test);
+		fallthrough;
 	case UQ_RESV:
 		/* It must be waited for in the ioctl: one that signals then. */
 		mine = dma_fence_get(uq_fence_new(test, &uq_ready_fence_ops));
@@ -827,11 +832,13 @@ static void test_inputs(struct kunit *test)
 		break;
 	case UQ_OTHER_DEVICE:
 		other = uq_queue(test, &t->dev[1], &other_qid);
-		fence = mine = uq_emit(test, other, 1);
+		mine = uq_emit(test, other, 1);
+		fence = mine;
 		break;
 	case UQ_THIS_DEVICE:
 		other = uq_queue(test, d, &other_qid);
-		fence = mine = uq_emit(test, other, 1);
+		mine = uq_emit(test, other, 1);
+		fence = mine;
 		break;
 	}
 	if (fence)
@@ -839,19 +846,18 @@ static void test_inputs(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, uq_wait_ioctl(test, d, qid, &w, false), 0);
 	KUNIT_EXPECT_EQ(test, w.count, c->count);
-	KUNIT_EXPECT_EQ(test, w.num_out, c->own + c->slot);
+	KUNIT_EXPECT_EQ(test, w.num_out, c->own + !!c->points);
 	e = uq_slot_entry(test, d, &w);
-	KUNIT_EXPECT_EQ(test, !!e, c->slot);
-	KUNIT_EXPECT_EQ(test, q->wait_seqno, c->slot ?
-			c->count - c->own : 0);
-	if (c->input == UQ_RESV)
+	KUNIT_EXPECT_EQ(test, !!e, !!c->points);
+	KUNIT_EXPECT_EQ(test, q->wait_seqno, c->points);
+	if (c->input == UQ_RESV || c->input == UQ_RESV_AND_SYNCOBJ)
 		KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(mine));
 	if (c->own) {
 		struct amdgpu_userq_fence *uf = container_of(mine,
 				struct amdgpu_userq_fence, base);
 
 		KUNIT_EXPECT_TRUE(test, w.out[0].va == uf->fence_drv->va ||
-					w.out[1].va == uf->fence_drv->va);
+				  w.out[1].va == uf->fence_drv->va);
 	}
 	dma_fence_put(mine);
 }
@@ -869,7 +875,7 @@ struct uq_cycle_case {
 
 static const struct uq_cycle_case uq_cycle_cases[] = {
 	{ UQ_CYCLE_FENCE_AFTER,
-	  "a kernel job, of this device or another driver, waits for a fence the queue emits after the wait" },
+	  "a kernel job, of this device or another, waits for a later fence of the queue" },
 	{ UQ_CYCLE_EARLIER_COMPLETES,
 	  "an earlier fence of the queue completes after the wait" },
 	{ UQ_CYCLE_OTHER_DEVICE,
@@ -903,7 +909,8 @@ static void test_cycle(struct kunit *test)
 		/* Queue 1 of the other device waits for our fence. */
 		q1 = uq_queue(test, d1, &qid1);
 		fence = uq_emit(test, q, 1);
-		other = foreign = uq_emit(test, q1, 1);
+		foreign = uq_emit(test, q1, 1);
+		other = foreign;
 		uq_wait_on(test, d1, &w1, fence);
 		KUNIT_ASSERT_EQ(test, uq_wait_ioctl(test, d1, qid1, &w1, false),
 				0);
@@ -1025,13 +1032,11 @@ struct uq_state {
 	void *slot;
 	struct dma_fence *last;
 	u64 seqno;
-	unsigned int pending;
 };
 
 static struct uq_state uq_state(struct amdgpu_usermode_queue *q)
 {
-	return (struct uq_state){ q->wait_slot, q->wait_last, q->wait_seqno,
-				  q->wait_pending };
+	return (struct uq_state){ q->wait_slot, q->wait_last, q->wait_seqno };
 }
 
 static void uq_expect_state(struct kunit *test, struct amdgpu_usermode_queue *q,
@@ -1040,11 +1045,11 @@ static void uq_expect_state(struct kunit *test, struct amdgpu_usermode_queue *q,
 	KUNIT_EXPECT_PTR_EQ(test, (void *)q->wait_slot, s.slot);
 	KUNIT_EXPECT_PTR_EQ(test, q->wait_last, s.last);
 	KUNIT_EXPECT_EQ(test, q->wait_seqno, s.seqno);
-	KUNIT_EXPECT_EQ(test, q->wait_pending, s.pending);
 }
 
 enum uq_fallback {
 	UQ_SEQ64_FULL,
+	UQ_SEQ64_RESERVE,
 	UQ_POINTS_PENDING,
 };
 
@@ -1055,6 +1060,7 @@ struct uq_fallback_case {
 
 static const struct uq_fallback_case uq_fallback_cases[] = {
 	{ UQ_SEQ64_FULL, "the seq64 area is full" },
+	{ UQ_SEQ64_RESERVE, "three quarters of the seq64 area are in use" },
 	{ UQ_POINTS_PENDING, "the queue has as many points pending as it may" },
 };
 
@@ -1097,6 +1103,8 @@ static void test_fallback(struct kunit *test)
 	bitmap_copy(used, d->adev->seq64.used, UQ_SEQ64_SLOTS);
 	if (c->why == UQ_SEQ64_FULL)
 		bitmap_fill(d->adev->seq64.used, UQ_SEQ64_SLOTS);
+	if (c->why == UQ_SEQ64_RESERVE)
+		bitmap_set(d->adev->seq64.used, 0, UQ_SEQ64_SLOTS / 4 * 3);
 	r = uq_wait_ioctl(test, d, qid, &w, false);
 	bitmap_copy(d->adev->seq64.used, used, UQ_SEQ64_SLOTS);
 
@@ -1164,6 +1172,19 @@ static void test_fallback_allocations(struct kunit *test)
 #endif
 }
 
+/* @task sleeps uninterruptibly, as in a fence wait; fail after UQ_WAIT_MS */
+static bool uq_blocked(struct task_struct *task)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(UQ_WAIT_MS);
+
+	while (READ_ONCE(task->__state) != TASK_UNINTERRUPTIBLE) {
+		if (time_after(jiffies, end))
+			return false;
+		usleep_range(100, 200);
+	}
+	return true;
+}
+
 /* What amdgpu_eviction_fence_suspend_worker() does with the queues */
 struct uq_evict {
 	struct amdgpu_userq_mgr *mgr;
@@ -1173,10 +1194,13 @@ struct uq_evict {
 static int uq_evict_thread(void *data)
 {
 	struct uq_evict *ev = data;
+	bool cookie;
 
 	mutex_lock(&ev->mgr->userq_mutex);
 	amdgpu_userq_wait_for_signal(ev->mgr);
+	cookie = dma_fence_begin_signalling();
 	amdgpu_userq_evict(ev->mgr);
+	dma_fence_end_signalling(cookie);
 	mutex_unlock(&ev->mgr->userq_mutex);
 	complete(&ev->done);
 	return 0;
@@ -1216,7 +1240,7 @@ static void test_teardown(struct kunit *test)
 	struct drm_amdgpu_userq_fence_info e;
 	struct amdgpu_usermode_queue *q;
 	struct task_struct *thread;
-	struct uq_evict ev;
+	struct uq_evict *ev;
 	struct uq_wait w = {};
 	u32 qid;
 
@@ -1243,12 +1267,17 @@ static void test_teardown(struct kunit *test)
 		goto out;
 	}
 
-	ev.mgr = q->userq_mgr;
-	init_completion(&ev.done);
-	thread = kthread_run(uq_evict_thread, &ev, "uq-test-evict");
+	/* Until the end of the case, which the thread ends before. */
+	ev = kunit_kzalloc(test, sizeof(*ev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ev);
+	ev->mgr = q->userq_mgr;
+	init_completion(&ev->done);
+	thread = kthread_run(uq_evict_thread, ev, "uq-test-evict");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, thread);
 
 	if (c->teardown == UQ_EVICT_THEN_WAIT) {
+		/* The eviction waits for the queue's last fence. */
+		KUNIT_EXPECT_TRUE(test, uq_blocked(thread));
 		struct uq_wait w2 = {};
 
 		uq_wait_on(test, d, &w2, uq_fence(test));
@@ -1259,8 +1288,12 @@ static void test_teardown(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, uq_armed(q));
 	uq_timeout(q);
 	KUNIT_EXPECT_EQ(test, fence->error, -ECANCELED);
-	KUNIT_EXPECT_TRUE(test, wait_for_completion_timeout(&ev.done,
-					msecs_to_jiffies(UQ_WAIT_MS)));
+	if (!wait_for_completion_timeout(&ev->done,
+					 msecs_to_jiffies(UQ_WAIT_MS))) {
+		KUNIT_FAIL(test, "eviction did not end after the hang timeout");
+		amdgpu_userq_fence_driver_force_completion(q);
+		wait_for_completion(&ev->done);
+	}
 	KUNIT_EXPECT_EQ(test, q->state, AMDGPU_USERQ_STATE_UNMAPPED);
 	dma_fence_signal(foreign);
 	KUNIT_EXPECT_TRUE(test, uq_reaches(d, e.va, e.value));
