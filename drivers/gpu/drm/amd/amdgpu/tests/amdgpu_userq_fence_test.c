@@ -991,6 +991,38 @@ static void test_grace(struct kunit *test)
 }
 
 /*
+ * The fence interrupt races the signal ioctl: the handler has found the
+ * queue's last fence completed and no fence pending, and the ioctl emits a
+ * fence before the handler stops the timer. The timer the earlier fence
+ * started is still pending, so emitting does not start it again; the
+ * handler must not leave the new fence without one. The test runs the
+ * handler's two halves with the emission between them.
+ */
+static void test_timer_emit_during_irq(struct kunit *test)
+{
+	struct uq_test *t = test->priv;
+	struct amdgpu_usermode_queue *q;
+	struct dma_fence *first, *next;
+	u32 qid;
+
+	q = uq_queue(test, &t->dev[0], &qid);
+	first = uq_emit(test, q, 1);
+	KUNIT_ASSERT_TRUE(test, uq_armed(q));
+
+	WRITE_ONCE(*q->fence_drv->cpu_addr, (__force u64)cpu_to_le64(1));
+	KUNIT_ASSERT_EQ(test, amdgpu_userq_fence_driver_process(q->fence_drv), 0);
+	KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(first));
+	next = uq_emit(test, q, 2);
+	amdgpu_userq_restart_hang_detect_work(q);
+	KUNIT_EXPECT_TRUE(test, uq_armed(q));
+
+	uq_timeout(q);
+	KUNIT_EXPECT_EQ(test, next->error, -ECANCELED);
+	dma_fence_put(next);
+	dma_fence_put(first);
+}
+
+/*
  * Userspace that does not ask for a slot gets what it got before the flag:
  * the ioctl waits for the foreign fences, and returns no entry for them.
  * Flags it does not know are refused.
@@ -1345,6 +1377,7 @@ static struct kunit_case amdgpu_userq_wait_cases[] = {
 	KUNIT_CASE_PARAM(test_inputs, uq_input_gen_params),
 	KUNIT_CASE_PARAM(test_cycle, uq_cycle_gen_params),
 	KUNIT_CASE(test_grace),
+	KUNIT_CASE(test_timer_emit_during_irq),
 	KUNIT_CASE(test_without_flag),
 	KUNIT_CASE_PARAM(test_fallback, uq_fallback_gen_params),
 	KUNIT_CASE(test_fallback_allocations),
