@@ -293,7 +293,7 @@ void dma_fence_user_fence_free(struct dma_fence_user_fence *user_fence)
 	if (!user_fence)
 		return;
 
-	/* Attached and still pending: its callback is on the fence's list. */
+	/* Attached and still pending; best effort, as in attach. */
 	if (WARN_ON(user_fence->cb.func))
 		return;
 
@@ -350,7 +350,10 @@ void dma_fence_user_fence_attach(struct dma_fence *fence,
 	if (WARN_ON(!user_fence))
 		return;
 
-	/* Still pending on a fence: its callback is on that fence's list. */
+	/*
+	 * Attached before and still pending. Best effort only: once stored,
+	 * the user fence may be freed, and reading it here is the bug.
+	 */
 	if (WARN_ON(user_fence->cb.func))
 		return;
 
