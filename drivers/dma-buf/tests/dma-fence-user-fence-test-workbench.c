@@ -521,9 +521,41 @@ static int stress_thread1(void *arg)
 	kthread_complete_and_exit(&st->done[1], 0);
 }
 
-static void test_stress_two_cpus(struct kunit *test)
+/*
+ * Run @fn[0] on the first online CPU and @fn[1] on the second, with @data,
+ * and wait until each has completed @done[i]. False if a thread could not
+ * be created, which fails the case.
+ */
+static bool run_on_two_cpus(struct kunit *test, int (*const fn[2])(void *),
+			    void *data, const char *name,
+			    struct completion *done, int *cpu)
 {
 	struct task_struct *thread[2];
+	int i;
+
+	cpu[0] = cpumask_first(cpu_online_mask);
+	cpu[1] = cpumask_next(cpu[0], cpu_online_mask);
+	for (i = 0; i < 2; i++) {
+		thread[i] = kthread_create(fn[i], data, "%s/%d", name, i);
+		if (IS_ERR(thread[i])) {
+			if (i)
+				kthread_stop(thread[0]);
+			KUNIT_FAIL(test, "cannot create thread %d", i);
+			return false;
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		kthread_bind(thread[i], cpu[i]);
+		wake_up_process(thread[i]);
+	}
+	wait_for_completion(&done[0]);
+	wait_for_completion(&done[1]);
+	return true;
+}
+
+static void test_stress_two_cpus(struct kunit *test)
+{
+	int (*const fn[2])(void *) = { stress_thread0, stress_thread1 };
 	struct stress *st;
 	int i, cpu[2];
 
@@ -544,22 +576,8 @@ static void test_stress_two_cpus(struct kunit *test)
 	init_completion(&st->done[0]);
 	init_completion(&st->done[1]);
 
-	cpu[0] = cpumask_first(cpu_online_mask);
-	cpu[1] = cpumask_next(cpu[0], cpu_online_mask);
-	thread[0] = kthread_create(stress_thread0, st, "uf-stress/0");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(thread[0]));
-	thread[1] = kthread_create(stress_thread1, st, "uf-stress/1");
-	if (IS_ERR(thread[1])) {
-		kthread_stop(thread[0]);
-		KUNIT_FAIL(test, "cannot create the second thread");
+	if (!run_on_two_cpus(test, fn, st, "uf-stress", st->done, cpu))
 		return;
-	}
-	for (i = 0; i < 2; i++) {
-		kthread_bind(thread[i], cpu[i]);
-		wake_up_process(thread[i]);
-	}
-	wait_for_completion(&st->done[0]);
-	wait_for_completion(&st->done[1]);
 
 	kunit_info(test, "%u rounds on CPUs %d and %d, %lu allocation failures\n",
 		   st->rounds, cpu[0], cpu[1], st->alloc_failed);
@@ -684,10 +702,9 @@ static int split_reader(void *arg)
 
 static void test_split_store_two_cpus(struct kunit *test)
 {
-	int (*fn[2])(void *) = { split_writer, split_reader };
-	struct task_struct *thread[2];
+	int (*const fn[2])(void *) = { split_writer, split_reader };
 	struct split *sp;
-	int i, cpu[2];
+	int cpu[2];
 
 	if (IS_ENABLED(CONFIG_64BIT))
 		kunit_skip(test,
@@ -705,23 +722,8 @@ static void test_split_store_two_cpus(struct kunit *test)
 	init_completion(&sp->done[0]);
 	init_completion(&sp->done[1]);
 
-	cpu[0] = cpumask_first(cpu_online_mask);
-	cpu[1] = cpumask_next(cpu[0], cpu_online_mask);
-	for (i = 0; i < 2; i++) {
-		thread[i] = kthread_create(fn[i], sp, "uf-split/%d", i);
-		if (IS_ERR(thread[i])) {
-			if (i)
-				kthread_stop(thread[0]);
-			KUNIT_FAIL(test, "cannot create thread %d", i);
-			return;
-		}
-	}
-	for (i = 0; i < 2; i++) {
-		kthread_bind(thread[i], cpu[i]);
-		wake_up_process(thread[i]);
-	}
-	wait_for_completion(&sp->done[0]);
-	wait_for_completion(&sp->done[1]);
+	if (!run_on_two_cpus(test, fn, sp, "uf-split", sp->done, cpu))
+		return;
 
 	kunit_info(test, "%u rounds, %lu reads on CPUs %d and %d\n", sp->rounds,
 		   sp->reads, cpu[0], cpu[1]);
